@@ -1,0 +1,93 @@
+import type { ChildProcess } from 'node:child_process'
+import type { AddressInfo } from 'node:net'
+import type { FastifyInstance } from 'fastify'
+import { buildAdminServer } from '../admin/admin-server.js'
+import type { Config } from '../config/schema.js'
+import { buildGateway } from '../gateway/gateway.js'
+import { createKeys } from '../store/keys.js'
+import { resolveRedis } from '../store/redis-bootstrap.js'
+import { RolloutWatcher } from '../store/rollout-watcher.js'
+import type { Logger } from '../telemetry/logger.js'
+import { createGatewayMetrics, createRegistry } from '../telemetry/metrics.js'
+
+export interface ServeOptions {
+  config: Readonly<Config>
+  logger: Logger
+  /** Redis URL given explicitly (REDIS_URL or the file); otherwise one is found or started. */
+  redisUrl?: string | undefined
+  logRequests?: boolean
+}
+
+export interface RunningShadowramp {
+  gatewayUrl: string
+  adminUrl: string
+  redisUrl: string
+  watcher: RolloutWatcher
+  close: () => Promise<void>
+}
+
+/**
+ * Wires one shadowramp process together: Redis, the rollout watcher, the
+ * public gateway and the admin listener. The gateway sees the watcher only
+ * as a source of percentages.
+ */
+export async function startShadowramp (options: ServeOptions): Promise<RunningShadowramp> {
+  const { config, logger } = options
+  const redis = await resolveRedis(options.redisUrl ?? config.redis.url, logger)
+  const registry = createRegistry()
+  const metrics = createGatewayMetrics(registry)
+  const watcher = createWatcher(config, redis.url, logger, metrics)
+  let accepting = true
+
+  await watcher.start()
+  metrics.redisUp.set(watcher.health().reachable ? 1 : 0)
+  const gateway = buildGateway({ config, percentages: watcher, metrics, logger, logRequests: options.logRequests })
+  const admin = buildAdminServer({
+    logger,
+    registry,
+    readiness: () => ({ accepting, redis: watcher.health(), percentages: Object.fromEntries(watcher.percentages()) })
+  })
+
+  await gateway.listen({ host: config.listen.host, port: config.listen.port })
+  await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port })
+
+  return {
+    gatewayUrl: listeningUrl(gateway),
+    adminUrl: listeningUrl(admin),
+    redisUrl: redis.url,
+    watcher,
+    close: async () => {
+      accepting = false
+      await gateway.close()
+      await admin.close()
+      await watcher.close()
+      stopPrivateRedis(redis.privateServer)
+    }
+  }
+}
+
+function createWatcher (config: Readonly<Config>, redisUrl: string, logger: Logger, metrics: ReturnType<typeof createGatewayMetrics>): RolloutWatcher {
+  const initial = new Map(config.routes.map((route) => [route.name, route.percentage]))
+  for (const [route, percentage] of initial) metrics.percentage.set({ route }, percentage)
+
+  return new RolloutWatcher({
+    redisUrl,
+    keys: createKeys(config.redis.namespace),
+    initial,
+    rereadMs: config.redis.rereadMs,
+    logger,
+    onPercentage: (route, percentage) => metrics.percentage.set({ route }, percentage),
+    onRedisState: (reachable) => metrics.redisUp.set(reachable ? 1 : 0)
+  })
+}
+
+export function listeningUrl (app: FastifyInstance): string {
+  const address = app.server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+
+  return `http://${host}:${address.port}`
+}
+
+function stopPrivateRedis (server: ChildProcess | undefined): void {
+  server?.kill('SIGTERM')
+}

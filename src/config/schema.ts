@@ -1,0 +1,179 @@
+import { z } from 'zod'
+
+/*
+ * The whole configuration, its defaults and its units, in one place.
+ *
+ * Every custom message below is phrased as what was *expected*: the loader
+ * prints "expected <message>, found <value>" with the file position.
+ */
+
+const percentagePattern = /^\d{1,3}(\.\d{1,2})?$/
+
+const httpUrl = z.string({ error: 'an http:// or https:// URL' })
+  .refine(isHttpUrl, 'an http:// or https:// URL')
+
+const positiveMs = z.number({ error: 'a number of milliseconds' })
+  .int('a whole number of milliseconds')
+  .positive('a number of milliseconds above 0')
+
+const byteCount = z.number({ error: 'a number of bytes' })
+  .int('a whole number of bytes')
+  .positive('a number of bytes above 0')
+
+/** A percentage from 0 to 100 in steps of 0.01. */
+export const percentageSchema = z.number({ error: 'a percentage from 0 to 100' })
+  .min(0, 'a percentage from 0 to 100')
+  .max(100, 'a percentage from 0 to 100')
+  .refine(isHundredth, 'a percentage in steps of 0.01')
+
+const statusCode = z.number({ error: 'an HTTP status code' })
+  .int('an HTTP status code')
+  .min(100, 'an HTTP status code from 100 to 599')
+  .max(599, 'an HTTP status code from 100 to 599')
+
+const backendSchema = z.strictObject({
+  /** Origin of the backend, e.g. http://10.0.0.5:8080. A path prefix is kept. */
+  url: httpUrl,
+  /** Time allowed for the response head, and between body chunks. */
+  timeoutMs: positiveMs.default(2_000),
+  /** Keep-alive connections kept open to this backend. */
+  connections: z.number({ error: 'a number of connections' })
+    .int('a whole number of connections').min(1, 'at least 1 connection').default(128)
+})
+
+/**
+ * Where the sticky key comes from: `header:<name>`, `cookie:<name>` or
+ * `client-address`. Requests without the key are split at random.
+ */
+const stickyKeySchema = z.string({ error: 'header:<name>, cookie:<name> or client-address' })
+  .regex(/^(header:[!#$%&'*+.^_`|~0-9A-Za-z-]+|cookie:[^\s;=]+|client-address)$/,
+    'header:<name>, cookie:<name> or client-address')
+
+const lastGoodSchema = z.strictObject({
+  /** Paths remembered per route; the least recently used is forgotten first. */
+  maxEntries: z.number({ error: 'a number of entries' }).int().positive().default(1_000),
+  /** Responses larger than this are not remembered. */
+  maxBodyBytes: byteCount.default(256 * 1024),
+  /** A path's copy is refreshed at most this often, to keep copying off most requests. */
+  refreshMs: positiveMs.default(10_000)
+})
+
+const staticFallbackSchema = z.strictObject({
+  /** A file served as the fallback body (path relative to the working directory). */
+  file: z.string({ error: 'a file path' }).min(1, 'a file path').optional(),
+  /** A URL (a CDN copy) fetched when the fallback is needed. */
+  url: httpUrl.optional(),
+  contentType: z.string({ error: 'a content type' }).default('application/json'),
+  status: statusCode.default(200),
+  timeoutMs: positiveMs.default(1_000)
+}).refine(hasExactlyOneSource, 'exactly one of file or url')
+
+const fallbackSchema = z.strictObject({
+  /** Serve the last good response for the same path when both backends fail. */
+  lastGood: lastGoodSchema.optional(),
+  /** Served when there is no last good response (or it is not configured). */
+  static: staticFallbackSchema.optional()
+})
+
+const routeNameSchema = z.string({ error: 'a route name' })
+  .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/,
+    'a route name of lowercase letters, digits, - and _ (at most 63)')
+
+/**
+ * Path patterns in Fastify's syntax: `/products`, `/products/:id`,
+ * `/products/*` (any rest of the path).
+ */
+const pathPatternSchema = z.string({ error: 'a path pattern starting with /' })
+  .regex(/^\/[^\s?#]*$/, 'a path pattern starting with / without query or spaces')
+
+export const routeSchema = z.strictObject({
+  name: routeNameSchema,
+  paths: z.array(pathPatternSchema, { error: 'a list of path patterns' })
+    .min(1, 'at least one path pattern'),
+  baseline: backendSchema,
+  candidate: backendSchema,
+  stickyKey: stickyKeySchema.default('header:x-user-id'),
+  /** The candidate's share when Redis holds no percentage for this route yet. */
+  percentage: percentageSchema.default(0),
+  /** Statuses that count as a failure besides 5xx (e.g. 429). */
+  failOnStatus: z.array(statusCode, { error: 'a list of HTTP status codes' }).default([]),
+  fallback: fallbackSchema.default({})
+})
+
+const listenSchema = z.strictObject({
+  host: z.string({ error: 'a host name or address' }).default('127.0.0.1'),
+  port: z.number({ error: 'a port number' }).int('a port number')
+    .min(0, 'a port from 0 to 65535').max(65_535, 'a port from 0 to 65535')
+})
+
+export const configSchema = z.strictObject({
+  /** The public listener that serves live traffic. */
+  listen: listenSchema.default({ host: '127.0.0.1', port: 8080 }),
+  /** The admin listener: health, readiness, metrics, and the admin API. */
+  admin: z.strictObject({
+    listen: listenSchema.default({ host: '127.0.0.1', port: 9090 })
+  }).default({ listen: { host: '127.0.0.1', port: 9090 } }),
+  redis: z.strictObject({
+    url: z.string({ error: 'a redis:// URL' })
+      .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
+    /** Prefix of every key and channel, so several deployments can share a Redis. */
+    namespace: z.string({ error: 'a key namespace' })
+      .regex(/^[A-Za-z0-9_.-]{1,32}$/, 'a namespace of letters, digits, _ . and -').default('sr'),
+    /** Safety net under pub/sub: percentages are re-read this often. */
+    rereadMs: positiveMs.default(5_000)
+  }).default({ url: 'redis://127.0.0.1:6379', namespace: 'sr', rereadMs: 5_000 }),
+  log: z.strictObject({
+    level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+      { error: 'one of fatal, error, warn, info, debug, trace, silent' }).default('info')
+  }).default({ level: 'info' }),
+  /** A request header that forces one backend, for testers. Off unless enabled. */
+  forceHeader: z.strictObject({
+    enabled: z.boolean({ error: 'true or false' }).default(false),
+    name: z.string({ error: 'a header name' }).default('x-shadowramp-backend')
+  }).default({ enabled: false, name: 'x-shadowramp-backend' }),
+  /** Largest request body accepted and buffered (bytes). */
+  maxRequestBodyBytes: byteCount.default(1024 * 1024),
+  routes: z.array(routeSchema, { error: 'a list of routes' })
+    .min(1, 'at least one route')
+}).superRefine(checkUniqueRoutes)
+
+export type Config = z.infer<typeof configSchema>
+export type RouteConfig = z.infer<typeof routeSchema>
+export type BackendConfig = z.infer<typeof backendSchema>
+export type FallbackConfig = z.infer<typeof fallbackSchema>
+
+function isHttpUrl (value: string): boolean {
+  if (!URL.canParse(value)) return false
+
+  const { protocol } = new URL(value)
+
+  return protocol === 'http:' || protocol === 'https:'
+}
+
+function isHundredth (value: number): boolean {
+  return percentagePattern.test(value.toFixed(2)) && Math.abs(value * 100 - Math.round(value * 100)) < 1e-9
+}
+
+function hasExactlyOneSource (value: { file?: string | undefined, url?: string | undefined }): boolean {
+  return (value.file === undefined) !== (value.url === undefined)
+}
+
+function checkUniqueRoutes (config: { routes: Array<{ name: string, paths: string[] }> }, ctx: z.RefinementCtx): void {
+  const names = new Set<string>()
+  const patterns = new Map<string, string>()
+
+  config.routes.forEach((route, index) => {
+    if (names.has(route.name)) {
+      ctx.addIssue({ code: 'custom', path: ['routes', index, 'name'], input: route.name, message: 'a route name used only once' })
+    }
+    names.add(route.name)
+
+    route.paths.forEach((pattern, patternIndex) => {
+      const owner = patterns.get(pattern)
+      if (owner !== undefined) {
+        ctx.addIssue({ code: 'custom', path: ['routes', index, 'paths', patternIndex], input: pattern, message: `a path pattern not already used by route ${owner}` })
+      }
+      patterns.set(pattern, route.name)
+    })
+  })
+}

@@ -1,0 +1,78 @@
+/**
+ * The catalogue of shadowramp's coded errors. Each entry has a stable code,
+ * a message template (`%s` placeholders, filled in order) and, where the
+ * error reaches an HTTP client, the status it answers with.
+ *
+ * Call sites import the one constructor they throw; tests match on `code`.
+ */
+
+export interface ShadowrampErrorOptions {
+  cause?: unknown
+}
+
+export class ShadowrampError extends Error {
+  readonly code: string
+  readonly statusCode: number
+
+  constructor (code: string, message: string, statusCode: number, options?: ShadowrampErrorOptions) {
+    super(message, options)
+    this.name = 'ShadowrampError'
+    this.code = code
+    this.statusCode = statusCode
+  }
+}
+
+export interface ShadowrampErrorConstructor {
+  new (...args: Array<string | number | ShadowrampErrorOptions | undefined>): ShadowrampError
+  readonly code: string
+  readonly statusCode: number
+}
+
+function defineError (code: string, template: string, statusCode = 500): ShadowrampErrorConstructor {
+  class CodedError extends ShadowrampError {
+    static readonly code = code
+    static readonly statusCode = statusCode
+
+    constructor (...args: Array<string | number | ShadowrampErrorOptions | undefined>) {
+      const last = args.at(-1)
+      const options = typeof last === 'object' ? last : undefined
+      const values = (options === undefined ? args : args.slice(0, -1)) as Array<string | number>
+      super(code, formatTemplate(template, values), statusCode, options)
+    }
+  }
+
+  return CodedError
+}
+
+function formatTemplate (template: string, values: Array<string | number>): string {
+  let next = 0
+
+  return template.replace(/%s/g, () => String(values[next++] ?? ''))
+}
+
+export const SR_ERR_CONFIG_INVALID = defineError(
+  'SR_ERR_CONFIG_INVALID', 'configuration is invalid:\n%s')
+export const SR_ERR_CONFIG_UNREADABLE = defineError(
+  'SR_ERR_CONFIG_UNREADABLE', 'cannot read configuration file %s: %s')
+export const SR_ERR_REDIS_UNAVAILABLE = defineError(
+  'SR_ERR_REDIS_UNAVAILABLE', '%s')
+export const SR_ERR_UPSTREAM_REFUSED = defineError(
+  'SR_ERR_UPSTREAM_REFUSED', 'the %s refused the connection', 502)
+export const SR_ERR_UPSTREAM_RESET = defineError(
+  'SR_ERR_UPSTREAM_RESET', 'the %s reset the connection', 502)
+export const SR_ERR_UPSTREAM_TIMEOUT = defineError(
+  'SR_ERR_UPSTREAM_TIMEOUT', 'the %s did not answer within %s ms', 504)
+export const SR_ERR_UPSTREAM_STATUS = defineError(
+  'SR_ERR_UPSTREAM_STATUS', 'the %s answered with status %s', 502)
+export const SR_ERR_UPSTREAM_FAILED = defineError(
+  'SR_ERR_UPSTREAM_FAILED', 'the %s failed: %s', 502)
+export const SR_ERR_NO_ROUTE = defineError(
+  'SR_ERR_NO_ROUTE', 'no route matches %s', 404)
+export const SR_ERR_BAD_PATH = defineError(
+  'SR_ERR_BAD_PATH', 'the request path is not allowed: %s', 400)
+export const SR_ERR_FALLBACK_EMPTY = defineError(
+  'SR_ERR_FALLBACK_EMPTY', 'no backend answered and route %s has no fallback content for this request', 503)
+export const SR_ERR_UNKNOWN_ROUTE = defineError(
+  'SR_ERR_UNKNOWN_ROUTE', 'unknown route %s', 404)
+export const SR_ERR_BAD_PERCENTAGE = defineError(
+  'SR_ERR_BAD_PERCENTAGE', 'percentage must be a number from 0 to 100 in steps of 0.01, got %s', 400)

@@ -1,0 +1,223 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage } from 'node:http'
+import { performance } from 'node:perf_hooks'
+import { pipeline, Transform } from 'node:stream'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify'
+import type { Config } from '../config/schema.js'
+import { SR_ERR_BAD_PATH, SR_ERR_NO_ROUTE, ShadowrampError } from '../errors.js'
+import type { Logger } from '../telemetry/logger.js'
+import { statusClass, type GatewayMetrics } from '../telemetry/metrics.js'
+import { chooseBackend, readForcedBackend } from './backend-choice.js'
+import { lastGoodKey, releaseBody, runFallbackChain, type LiveAnswer } from './fallback-chain.js'
+import type { StoredResponse } from './fallback-content.js'
+import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js'
+import { closeLiveRoute, createLiveRoute, type LiveRoute } from './live-route.js'
+import type { UpstreamRequest, UpstreamResponse } from './upstream.js'
+
+/** Where the gateway learns each route's current percentage. */
+export interface PercentageSource {
+  percentageOf: (route: string) => number
+}
+
+export interface GatewayOptions {
+  config: Readonly<Config>
+  percentages: PercentageSource
+  metrics: GatewayMetrics
+  logger: Logger
+  /** Log every request (Fastify's request logging); on unless turned off. */
+  logRequests?: boolean
+}
+
+const proxiedMethods: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
+
+/** `..` or `.` as a whole segment, plain or percent-encoded, or a backslash. */
+const dotSegment = /(^|\/)(\.|%2e){1,2}(\/|$)|\\|%5c/i
+
+/**
+ * The public listener: every configured path pattern proxied to the
+ * backend its sticky bucket picks, down the fallback chain on failure.
+ * Nothing else answers here; health and metrics live on the admin listener.
+ */
+export function buildGateway (options: GatewayOptions): FastifyInstance {
+  const { config, logger } = options
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    logController: new GatewayLogController(options.logRequests !== false),
+    bodyLimit: config.maxRequestBodyBytes,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    rewriteUrl: toOriginForm,
+    return503OnClosing: true
+  })
+  const routes = config.routes.map(createLiveRoute)
+  const forceHeader = config.forceHeader.enabled ? config.forceHeader.name.toLowerCase() : undefined
+
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))
+
+  for (const route of routes) {
+    const handler = createLiveHandler(route, options, forceHeader)
+    for (const url of route.config.paths) app.route({ method: proxiedMethods, url, handler })
+  }
+
+  app.setNotFoundHandler((request, reply) => {
+    void reply.code(404).send(errorBody(new SR_ERR_NO_ROUTE(request.url.split('?')[0] ?? '')))
+  })
+  app.setErrorHandler((error: Error & { statusCode?: number, code?: string }, request, reply) => {
+    const status = error.statusCode ?? 500
+    if (status >= 500) request.log.error({ err: error }, 'live request failed')
+    void reply.code(status).send(errorBody(error))
+  })
+  app.addHook('onClose', async () => { await Promise.all(routes.map(closeLiveRoute)) })
+
+  return app
+}
+
+/**
+ * One access line per live request, written when it completes, with who
+ * served it; the "incoming request" line is left to debug.
+ */
+class GatewayLogController extends LogController {
+  constructor (enabled: boolean) {
+    super({ disableRequestLogging: !enabled })
+  }
+
+  override incomingRequest (request: FastifyRequest): void {
+    request.log.debug({ req: request }, 'incoming request')
+  }
+}
+
+function createLiveHandler (route: LiveRoute, options: GatewayOptions, forceHeader: string | undefined) {
+  const { metrics, percentages } = options
+
+  return async function serveLive (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const started = performance.now()
+    const path = request.url
+    if (dotSegment.test(path.split('?')[0] ?? '')) throw new SR_ERR_BAD_PATH(path.split('?')[0] ?? '')
+
+    const headers = request.headers
+    const key = route.readStickyKey(headers, request.ip)
+    const forced = readForcedBackend(headers, forceHeader)
+    const choice = chooseBackend(route.name, key, percentages.percentageOf(route.name), forced)
+    const upstreamRequest = buildUpstreamRequest(request, path)
+
+    const answer = await runFallbackChain(route, choice.backend, upstreamRequest, {
+      onBackendAnswered: (backend, seconds) => metrics.backendDuration.observe({ route: route.name, backend }, seconds),
+      onFallback: (from, reason) => metrics.fallbacks.inc({ route: route.name, from, reason })
+    })
+
+    const servedBy = answer.kind === 'upstream' ? answer.servedBy : 'fallback'
+    const status = sendAnswer(route, upstreamRequest, answer, reply)
+    metrics.requests.inc({ route: route.name, served_by: servedBy, status_class: statusClass(status) })
+    metrics.requestDuration.observe({ route: route.name, served_by: servedBy }, (performance.now() - started) / 1_000)
+
+    return reply
+  }
+}
+
+function buildUpstreamRequest (request: FastifyRequest, path: string): UpstreamRequest {
+  const body = Buffer.isBuffer(request.body) ? request.body : undefined
+  const headers = forwardRequestHeaders(request.headers, {
+    clientAddress: request.ip,
+    protocol: request.protocol,
+    host: request.headers.host,
+    requestId: firstHeader(request.headers['x-request-id']) ?? request.id
+  }, body?.length)
+
+  return { method: request.method, path, headers, body }
+}
+
+/** Sends the chain's answer and returns the status the client gets. */
+function sendAnswer (route: LiveRoute, request: UpstreamRequest, answer: LiveAnswer, reply: FastifyReply): number {
+  if (answer.kind === 'error') {
+    reply.header('x-served-by', 'fallback').code(answer.error.statusCode).send(errorBody(answer.error))
+    return answer.error.statusCode
+  }
+  if (answer.kind === 'stored') {
+    sendStored(answer.response, reply)
+    return answer.response.status
+  }
+
+  sendUpstream(route, request, answer.servedBy, answer.response, reply)
+  return answer.response.statusCode
+}
+
+function sendUpstream (route: LiveRoute, request: UpstreamRequest, servedBy: string, response: UpstreamResponse, reply: FastifyReply): void {
+  reply.code(response.statusCode).headers(forwardResponseHeaders(response.headers)).header('x-served-by', servedBy)
+
+  const bodiless = request.method === 'HEAD' || response.statusCode === 204 || response.statusCode === 304
+  if (bodiless) {
+    releaseBody(response)
+    reply.send()
+    return
+  }
+
+  reply.send(rememberIfGood(route, request, response))
+}
+
+function sendStored (stored: StoredResponse, reply: FastifyReply): void {
+  reply.code(stored.status).header('x-served-by', 'fallback').header('x-fallback-source', stored.source)
+  if (stored.contentType !== undefined) reply.header('content-type', stored.contentType)
+  if (stored.contentEncoding !== undefined) reply.header('content-encoding', stored.contentEncoding)
+
+  reply.send(stored.body)
+}
+
+/**
+ * Streams the body to the client and, now and then, keeps a copy as the
+ * path's last good response. Most responses pass straight through.
+ */
+function rememberIfGood (route: LiveRoute, request: UpstreamRequest, response: UpstreamResponse): NodeJS.ReadableStream {
+  const cache = route.lastGood
+  const key = lastGoodKey(request)
+  const good = request.method === 'GET' && response.statusCode >= 200 && response.statusCode < 300
+  if (cache === undefined || !good || !cache.wantsCopy(key)) return response.body
+
+  const chunks: Buffer[] = []
+  let size = 0
+  const tee = new Transform({
+    transform (chunk: Buffer, _encoding, callback) {
+      size += chunk.length
+      if (size <= cache.maxBodyBytes) chunks.push(chunk)
+      callback(null, chunk)
+    },
+    flush (callback) {
+      if (size > cache.maxBodyBytes) {
+        cache.abandon(key)
+      } else {
+        cache.store(key, {
+          status: response.statusCode,
+          contentType: firstHeader(response.headers['content-type']),
+          contentEncoding: firstHeader(response.headers['content-encoding']),
+          body: Buffer.concat(chunks, size),
+          storedAt: Date.now()
+        })
+      }
+      callback()
+    }
+  })
+
+  // pipeline, not pipe: a client that goes away destroys the backend's body too.
+  return pipeline(response.body, tee, (error) => { if (error !== undefined && error !== null) cache.abandon(key) })
+}
+
+/**
+ * A request line in absolute form (`GET http://other-host/x`) is routed by
+ * its path alone: the host it names is never dialled.
+ */
+function toOriginForm (raw: IncomingMessage): string {
+  const url = raw.url ?? '/'
+  if (url.startsWith('/')) return url
+  if (!URL.canParse(url)) return '/'
+
+  const parsed = new URL(url)
+  return parsed.pathname + parsed.search
+}
+
+function errorBody (error: Error & { code?: string }): { error: string, code: string | undefined } {
+  return { error: error.message, code: error instanceof ShadowrampError ? error.code : error.code }
+}
+
+function firstHeader (value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value
+}

@@ -1,0 +1,96 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import { Pool, type Dispatcher } from 'undici'
+import {
+  SR_ERR_UPSTREAM_FAILED, SR_ERR_UPSTREAM_REFUSED, SR_ERR_UPSTREAM_RESET,
+  SR_ERR_UPSTREAM_TIMEOUT, type ShadowrampError
+} from '../errors.js'
+import type { BackendConfig } from '../config/schema.js'
+
+export type BackendName = 'baseline' | 'candidate'
+
+/**
+ * Why a backend did not answer. `refused` means the request never reached
+ * it, so even an unsafe method may move on to the next backend.
+ */
+export type FailureKind = 'refused' | 'timeout' | 'reset' | 'status' | 'other'
+
+export interface UpstreamRequest {
+  method: string
+  /** Path and query, origin-form, as the client sent it. */
+  path: string
+  headers: Record<string, string | string[]>
+  body?: Buffer | undefined
+}
+
+export type UpstreamResponse = Dispatcher.ResponseData
+
+/** A backend failure translated at the edge, with the original as `cause`. */
+export interface UpstreamFailure {
+  kind: FailureKind
+  error: ShadowrampError
+}
+
+const neverReached = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT'])
+const timedOut = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
+const cutOff = new Set(['ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED'])
+
+/**
+ * One backend: a keep-alive connection pool to its origin, the path prefix
+ * its URL carries, and its timeouts. Only configured origins are ever
+ * dialled: the request's own Host or absolute URI plays no part.
+ */
+export class Upstream {
+  readonly name: BackendName
+  readonly host: string
+  readonly timeoutMs: number
+  readonly #pool: Pool
+  readonly #prefix: string
+
+  constructor (name: BackendName, config: BackendConfig) {
+    const url = new URL(config.url)
+    this.name = name
+    this.host = url.host
+    this.timeoutMs = config.timeoutMs
+    this.#prefix = url.pathname.replace(/\/+$/, '')
+    this.#pool = new Pool(url.origin, {
+      connections: config.connections,
+      headersTimeout: config.timeoutMs,
+      bodyTimeout: config.timeoutMs,
+      keepAliveTimeout: 4_000
+    })
+  }
+
+  async request (request: UpstreamRequest): Promise<UpstreamResponse> {
+    const headers = { ...request.headers, host: this.host }
+
+    return await this.#pool.request({
+      method: request.method as Dispatcher.HttpMethod,
+      path: this.#prefix + request.path,
+      headers,
+      body: request.body
+    })
+  }
+
+  translateError (error: unknown): UpstreamFailure {
+    const code = errorCode(error)
+    if (neverReached.has(code)) return { kind: 'refused', error: new SR_ERR_UPSTREAM_REFUSED(this.name, { cause: error }) }
+    if (timedOut.has(code)) return { kind: 'timeout', error: new SR_ERR_UPSTREAM_TIMEOUT(this.name, this.timeoutMs, { cause: error }) }
+    if (cutOff.has(code)) return { kind: 'reset', error: new SR_ERR_UPSTREAM_RESET(this.name, { cause: error }) }
+
+    return { kind: 'other', error: new SR_ERR_UPSTREAM_FAILED(this.name, (error as Error).message, { cause: error }) }
+  }
+
+  async close (): Promise<void> {
+    await this.#pool.destroy()
+  }
+}
+
+function errorCode (error: unknown): string {
+  const direct = (error as { code?: unknown })?.code
+  if (typeof direct === 'string') return direct
+
+  const cause = (error as { cause?: { code?: unknown } })?.cause?.code
+  return typeof cause === 'string' ? cause : ''
+}
+
+export type { IncomingHttpHeaders }

@@ -1,0 +1,74 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** Latency buckets in seconds, from 1 ms to 10 s. */
+export const latencyBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+/**
+ * The live path's metrics. Each gateway owns a registry, so several
+ * gateways can run in one process (tests do) without name clashes.
+ */
+export interface GatewayMetrics {
+  registry: Registry
+  requests: Counter<'route' | 'served_by' | 'status_class'>
+  requestDuration: Histogram<'route' | 'served_by'>
+  backendDuration: Histogram<'route' | 'backend'>
+  fallbacks: Counter<'route' | 'from' | 'reason'>
+  percentage: Gauge<'route'>
+  redisUp: Gauge
+}
+
+export function createRegistry (withProcessMetrics = true): Registry {
+  const registry = new Registry()
+  if (withProcessMetrics) collectDefaultMetrics({ register: registry, prefix: 'shadowramp_' })
+
+  return registry
+}
+
+export function createGatewayMetrics (registry: Registry): GatewayMetrics {
+  const registers = [registry]
+
+  return {
+    registry,
+    requests: new Counter({
+      name: 'shadowramp_requests_total',
+      help: 'Live requests answered, by route, by who served them and by status class.',
+      labelNames: ['route', 'served_by', 'status_class'],
+      registers
+    }),
+    requestDuration: new Histogram({
+      name: 'shadowramp_request_duration_seconds',
+      help: 'Live request latency as the client sees it, until the response head is sent.',
+      labelNames: ['route', 'served_by'],
+      buckets: latencyBuckets,
+      registers
+    }),
+    backendDuration: new Histogram({
+      name: 'shadowramp_backend_duration_seconds',
+      help: 'Time each backend took to answer a live request with its response head.',
+      labelNames: ['route', 'backend'],
+      buckets: latencyBuckets,
+      registers
+    }),
+    fallbacks: new Counter({
+      name: 'shadowramp_fallbacks_total',
+      help: 'Live requests moved down the fallback chain, by the backend that failed and why.',
+      labelNames: ['route', 'from', 'reason'],
+      registers
+    }),
+    percentage: new Gauge({
+      name: 'shadowramp_rollout_percentage',
+      help: 'Share of the route\'s live requests that the candidate serves, as this gateway knows it.',
+      labelNames: ['route'],
+      registers
+    }),
+    redisUp: new Gauge({
+      name: 'shadowramp_redis_up',
+      help: '1 while this process reaches Redis, 0 while it serves from the last state it knew.',
+      registers
+    })
+  }
+}
+
+export function statusClass (status: number): string {
+  return `${Math.floor(status / 100)}xx`
+}

@@ -1,0 +1,40 @@
+import { Writable } from 'node:stream'
+import { configSchema, type Config } from '../../src/config/schema.js'
+import { startShadowramp, type RunningShadowramp } from '../../src/cli/serve.js'
+import { createLogger, type Logger } from '../../src/telemetry/logger.js'
+import { testRedisUrl, uniqueNamespace } from './redis.js'
+
+export type ConfigInput = Record<string, unknown> & { routes: Array<Record<string, unknown>> }
+
+/** A full configuration with defaults applied, listening on free ports. */
+export function testConfig (input: ConfigInput, namespace = uniqueNamespace()): Config {
+  return configSchema.parse({
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { listen: { host: '127.0.0.1', port: 0 } },
+    log: { level: 'warn' },
+    ...input,
+    redis: { namespace, ...(input.redis as object | undefined) }
+  })
+}
+
+/** A logger that keeps its lines in memory, for tests that read them. */
+export function memoryLogger (level = 'info'): { logger: Logger, lines: () => Array<Record<string, unknown>> } {
+  const chunks: string[] = []
+  const destination = new Writable({
+    write (chunk: Buffer, _encoding, callback) { chunks.push(chunk.toString()); callback() }
+  })
+  const logger = createLogger({ level, destination })
+  const lines = (): Array<Record<string, unknown>> => chunks.join('').split('\n').filter((line) => line !== '').map((line) => JSON.parse(line) as Record<string, unknown>)
+
+  return { logger, lines }
+}
+
+/** Starts shadowramp in this process against the test Redis. */
+export async function startTestShadowramp (input: ConfigInput, options: { redisUrl?: string, logger?: Logger } = {}): Promise<RunningShadowramp & { config: Config }> {
+  const config = testConfig(input)
+  const redisUrl = options.redisUrl ?? await testRedisUrl()
+  const logger = options.logger ?? createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) })
+  const running = await startShadowramp({ config, logger, redisUrl, logRequests: false })
+
+  return { ...running, config }
+}
