@@ -38,8 +38,9 @@ export function loadConfig (file: string, env: Env = process.env): Readonly<Conf
 export function parseConfig (text: string, file: string, env: Env = {}): Readonly<Config> {
   const lines = new LineCounter()
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false })
-  const syntaxProblems = doc.errors.map((error) => syntaxProblem(file, lines, error.pos[0], error.message))
-  if (syntaxProblems.length > 0) throw configError(syntaxProblems)
+  // Only the first syntax error: the ones after it are mostly its echoes.
+  const [syntaxError] = doc.errors
+  if (syntaxError !== undefined) throw configError([syntaxProblem(file, lines, syntaxError.pos[0], syntaxError.message)])
 
   const problems: ConfigProblem[] = []
   const locate = (path: PathKey[]): { line: number, column: number } => locateInDocument(doc, lines, path)

@@ -9,6 +9,9 @@ export const redisInstallHint = 'nothing answers at redis://127.0.0.1:6379 and r
   'install it (apt-get install redis-server) or start the compose service (docker compose up -d redis), ' +
   'or point REDIS_URL at a Redis'
 
+/** Looked up on PATH. */
+const redisServerCommand = 'redis-server'
+
 export interface ResolvedRedis {
   url: string
   /** Set when shadowramp started its own redis-server; stop it on exit. */
@@ -21,20 +24,22 @@ export interface ResolvedRedis {
  * redis-server is started from PATH on a free loopback port, persistence
  * off, so that a fresh clone runs without any set-up.
  */
-export async function resolveRedis (configuredUrl: string | undefined, logger: Logger): Promise<ResolvedRedis> {
-  if (configuredUrl !== undefined && configuredUrl !== defaultRedisUrl) return { url: configuredUrl, privateServer: undefined }
-  if (await answersPing('127.0.0.1', 6379)) return { url: defaultRedisUrl, privateServer: undefined }
+export async function resolveRedis (configuredUrl: string | undefined, logger: Logger, defaultUrl = defaultRedisUrl): Promise<ResolvedRedis> {
+  if (configuredUrl !== undefined && configuredUrl !== defaultUrl) return { url: configuredUrl, privateServer: undefined }
+
+  const { hostname, port: defaultPort } = new URL(defaultUrl)
+  if (await answersPing(hostname, Number(defaultPort))) return { url: defaultUrl, privateServer: undefined }
 
   const { port, server } = await startPrivateRedis()
   const url = `redis://127.0.0.1:${port}`
-  logger.info({ redisUrl: url }, `nothing answers at ${defaultRedisUrl}: started a private redis-server at ${url} with persistence off`)
+  logger.info({ redisUrl: url }, `nothing answers at ${defaultUrl}: started a private redis-server at ${url} with persistence off`)
 
   return { url, privateServer: server }
 }
 
-export async function startPrivateRedis (): Promise<{ port: number, server: ChildProcess }> {
-  const port = await freePort()
-  const server = spawn('redis-server', [
+export async function startPrivateRedis (port?: number): Promise<{ port: number, server: ChildProcess }> {
+  port ??= await freePort()
+  const server = spawn(redisServerCommand, [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--protected-mode', 'yes', '--daemonize', 'no', '--loglevel', 'warning'
   ], { stdio: 'ignore' })

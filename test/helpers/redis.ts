@@ -19,6 +19,7 @@ async function findRedis (): Promise<string> {
   if (await answersPing('127.0.0.1', 6379)) return 'redis://127.0.0.1:6379'
 
   const { port, server } = await startPrivateRedis()
+  process.stderr.write(`nothing answers at redis://127.0.0.1:6379: the tests started a private redis-server on port ${port} with persistence off\n`)
   server.unref()
   process.once('exit', () => server.kill())
   return `redis://127.0.0.1:${port}`
