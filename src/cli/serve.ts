@@ -1,9 +1,10 @@
 import type { ChildProcess } from 'node:child_process'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Server } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildAdminServer } from '../admin/admin-server.js'
 import type { Config } from '../config/schema.js'
 import { buildGateway } from '../gateway/gateway.js'
+import { startShadowTraffic } from '../shadow/shadow-traffic.js'
 import { createKeys } from '../store/keys.js'
 import { resolveRedis } from '../store/redis-bootstrap.js'
 import { RolloutWatcher } from '../store/rollout-watcher.js'
@@ -20,6 +21,8 @@ export interface ServeOptions {
 
 export interface RunningShadowramp {
   gatewayUrl: string
+  /** The public listener's server, for connection counts. */
+  gatewayServer: Server
   adminUrl: string
   redisUrl: string
   watcher: RolloutWatcher
@@ -41,7 +44,8 @@ export async function startShadowramp (options: ServeOptions): Promise<RunningSh
 
   await watcher.start()
   metrics.redisUp.set(watcher.health().reachable ? 1 : 0)
-  const gateway = buildGateway({ config, percentages: watcher, metrics, logger, logRequests: options.logRequests })
+  const shadow = await startShadowTraffic(config, { redisUrl: redis.url, keys: createKeys(config.redis.namespace), registry, logger })
+  const gateway = buildGateway({ config, percentages: watcher, metrics, logger, logRequests: options.logRequests, mirror: shadow?.mirror })
   const admin = buildAdminServer({
     logger,
     registry,
@@ -53,12 +57,14 @@ export async function startShadowramp (options: ServeOptions): Promise<RunningSh
 
   return {
     gatewayUrl: listeningUrl(gateway),
+    gatewayServer: gateway.server,
     adminUrl: listeningUrl(admin),
     redisUrl: redis.url,
     watcher,
     close: async () => {
       accepting = false
       await gateway.close()
+      await shadow?.close()
       await admin.close()
       await watcher.close()
       stopPrivateRedis(redis.privateServer)

@@ -75,6 +75,48 @@ const fallbackSchema = z.strictObject({
   static: staticFallbackSchema.optional()
 })
 
+const headerName = z.string({ error: 'a header name' })
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'a header name')
+  .transform((name) => name.toLowerCase())
+
+const safeAndUnsafeMethods = ['GET', 'HEAD', 'OPTIONS', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
+
+/**
+ * Shadow traffic for a route: a sampled share of live requests is sent to
+ * the backend that did not serve it, and both answers go to the diff
+ * workers as a pair.
+ */
+const mirrorSchema = z.strictObject({
+  /** Share of live requests mirrored, 0–100 (%). */
+  sampleRate: percentageSchema.default(100),
+  /**
+   * Methods mirrored. An unsafe method is mirrored only when listed here,
+   * because a mirrored POST runs its side effects twice.
+   */
+  methods: z.array(z.enum(safeAndUnsafeMethods, { error: 'GET, HEAD, OPTIONS, POST, PUT, PATCH or DELETE' }),
+    { error: 'a list of HTTP methods' }).default(['GET', 'HEAD']),
+  /** At most this many shadow requests a second for the route, whatever the sample rate. */
+  maxPerSecond: z.number({ error: 'a number of requests a second' }).positive('a number of requests a second above 0').default(500),
+  /** Shadow requests waiting for an answer at once; more are skipped, never queued. */
+  maxInFlight: z.number({ error: 'a number of requests' }).int().min(1, 'at least 1 request').default(64),
+  timeoutMs: positiveMs.default(2_000),
+  /** Headers set on every shadow request, so the backend can tell them apart. */
+  addHeaders: z.record(headerName, z.string({ error: 'a header value' }), { error: 'a mapping of header names to values' })
+    .default({ 'x-shadow-request': '1' }),
+  /** Headers removed from shadow requests (e.g. if-none-match, so both answers carry a body). */
+  removeHeaders: z.array(headerName, { error: 'a list of header names' }).default([]),
+  /** Request headers kept with the pair, besides accept, accept-encoding, content-type and the sticky key. */
+  captureHeaders: z.array(headerName, { error: 'a list of header names' }).default([]),
+  /** Header names whose values are replaced by [redacted] wherever a pair is stored. */
+  redactHeaders: z.array(headerName, { error: 'a list of header names' }).default([]),
+  /** JSON field names whose values are replaced by [redacted], at any depth, in stored bodies. */
+  redactFields: z.array(z.string({ error: 'a field name' }).min(1), { error: 'a list of field names' }).default([]),
+  /** Share of mirrored safe requests for which the baseline is asked twice, to learn noise (%). */
+  noiseSampleRate: percentageSchema.default(2),
+  /** A second baseline instance to ask for the repeat, instead of the same one. */
+  repeatBaselineUrl: httpUrl.optional()
+})
+
 const routeNameSchema = z.string({ error: 'a route name' })
   .regex(/^[a-z0-9][a-z0-9_-]{0,62}$/,
     'a route name of lowercase letters, digits, - and _ (at most 63)')
@@ -97,7 +139,9 @@ export const routeSchema = z.strictObject({
   percentage: percentageSchema.default(0),
   /** Statuses that count as a failure besides 5xx (e.g. 429). */
   failOnStatus: z.array(statusCode, { error: 'a list of HTTP status codes' }).default([]),
-  fallback: fallbackSchema.default({})
+  fallback: fallbackSchema.prefault({}),
+  /** Shadow traffic; off when absent. */
+  mirror: mirrorSchema.optional()
 })
 
 const listenSchema = z.strictObject({
@@ -112,7 +156,7 @@ export const configSchema = z.strictObject({
   /** The admin listener: health, readiness, metrics, and the admin API. */
   admin: z.strictObject({
     listen: listenSchema.default({ host: '127.0.0.1', port: 9090 })
-  }).default({ listen: { host: '127.0.0.1', port: 9090 } }),
+  }).prefault({}),
   redis: z.strictObject({
     url: z.string({ error: 'a redis:// URL' })
       .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL').default('redis://127.0.0.1:6379'),
@@ -121,16 +165,31 @@ export const configSchema = z.strictObject({
       .regex(/^[A-Za-z0-9_.-]{1,32}$/, 'a namespace of letters, digits, _ . and -').default('sr'),
     /** Safety net under pub/sub: percentages are re-read this often. */
     rereadMs: positiveMs.default(5_000)
-  }).default({ url: 'redis://127.0.0.1:6379', namespace: 'sr', rereadMs: 5_000 }),
+  }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
       { error: 'one of fatal, error, warn, info, debug, trace, silent' }).default('info')
-  }).default({ level: 'info' }),
+  }).prefault({}),
   /** A request header that forces one backend, for testers. Off unless enabled. */
   forceHeader: z.strictObject({
     enabled: z.boolean({ error: 'true or false' }).default(false),
     name: z.string({ error: 'a header name' }).default('x-shadowramp-backend')
-  }).default({ enabled: false, name: 'x-shadowramp-backend' }),
+  }).prefault({}),
+  /** The queue of pairs between the gateways and the diff workers. */
+  shadow: z.strictObject({
+    /** Bodies larger than this are not kept; the pair is recorded as too large. */
+    maxBodyBytes: byteCount.default(1024 * 1024),
+    /** Pairs sent to Redis in one write, at most. */
+    batchPairs: z.number({ error: 'a number of pairs' }).int().min(1, 'at least 1 pair').default(64),
+    /** A batch is written at least this often while pairs are waiting. */
+    batchMs: positiveMs.default(20),
+    /** Pairs waiting in this process for Redis; more are dropped and counted. */
+    maxPendingBytes: byteCount.default(64 * 1024 * 1024),
+    /** Batches waiting in the queue for a worker; beyond it new pairs are dropped and counted. */
+    maxQueueDepth: z.number({ error: 'a number of batches' }).int().min(1, 'at least 1 batch').default(2_000),
+    /** How long a batch's bodies are kept in Redis when no worker takes them. */
+    retentionMs: positiveMs.default(24 * 60 * 60 * 1_000)
+  }).prefault({}),
   /** Largest request body accepted and buffered (bytes). */
   maxRequestBodyBytes: byteCount.default(1024 * 1024),
   routes: z.array(routeSchema, { error: 'a list of routes' })
@@ -141,6 +200,8 @@ export type Config = z.infer<typeof configSchema>
 export type RouteConfig = z.infer<typeof routeSchema>
 export type BackendConfig = z.infer<typeof backendSchema>
 export type FallbackConfig = z.infer<typeof fallbackSchema>
+export type MirrorConfig = z.infer<typeof mirrorSchema>
+export type ShadowConfig = z.infer<typeof configSchema>['shadow']
 
 function isHttpUrl (value: string): boolean {
   if (!URL.canParse(value)) return false

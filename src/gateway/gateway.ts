@@ -12,6 +12,7 @@ import { lastGoodKey, releaseBody, runFallbackChain, type LiveAnswer } from './f
 import type { StoredResponse } from './fallback-content.js'
 import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js'
 import { closeLiveRoute, createLiveRoute, type LiveRoute } from './live-route.js'
+import type { LiveTap, Mirror } from './mirror.js'
 import type { UpstreamRequest, UpstreamResponse } from './upstream.js'
 
 /** Where the gateway learns each route's current percentage. */
@@ -26,6 +27,8 @@ export interface GatewayOptions {
   logger: Logger
   /** Log every request (Fastify's request logging); on unless turned off. */
   logRequests?: boolean
+  /** Shadow traffic; the live path only ever calls it without waiting. */
+  mirror?: Mirror
 }
 
 const proxiedMethods: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -100,6 +103,7 @@ function createLiveHandler (route: LiveRoute, options: GatewayOptions, forceHead
     const forced = readForcedBackend(headers, forceHeader)
     const choice = chooseBackend(route.name, key, percentages.percentageOf(route.name), forced)
     const upstreamRequest = buildUpstreamRequest(request, path)
+    const tap = options.mirror?.begin(route.name, upstreamRequest, choice.backend, request.id)
 
     const answer = await runFallbackChain(route, choice.backend, upstreamRequest, {
       onBackendAnswered: (backend, seconds) => metrics.backendDuration.observe({ route: route.name, backend }, seconds),
@@ -107,7 +111,8 @@ function createLiveHandler (route: LiveRoute, options: GatewayOptions, forceHead
     })
 
     const servedBy = answer.kind === 'upstream' ? answer.servedBy : 'fallback'
-    const status = sendAnswer(route, upstreamRequest, answer, reply)
+    if (servedBy !== choice.backend) tap?.abandon('live-fell-back')
+    const status = sendAnswer(route, upstreamRequest, answer, reply, servedBy === choice.backend ? tap : undefined)
     metrics.requests.inc({ route: route.name, served_by: servedBy, status_class: statusClass(status) })
     metrics.requestDuration.observe({ route: route.name, served_by: servedBy }, (performance.now() - started) / 1_000)
 
@@ -128,7 +133,7 @@ function buildUpstreamRequest (request: FastifyRequest, path: string): UpstreamR
 }
 
 /** Sends the chain's answer and returns the status the client gets. */
-function sendAnswer (route: LiveRoute, request: UpstreamRequest, answer: LiveAnswer, reply: FastifyReply): number {
+function sendAnswer (route: LiveRoute, request: UpstreamRequest, answer: LiveAnswer, reply: FastifyReply, tap: LiveTap | undefined): number {
   if (answer.kind === 'error') {
     reply.header('x-served-by', 'fallback').code(answer.error.statusCode).send(errorBody(answer.error))
     return answer.error.statusCode
@@ -138,21 +143,30 @@ function sendAnswer (route: LiveRoute, request: UpstreamRequest, answer: LiveAns
     return answer.response.status
   }
 
-  sendUpstream(route, request, answer.servedBy, answer.response, reply)
+  sendUpstream(route, request, answer.servedBy, answer.response, reply, tap)
   return answer.response.statusCode
 }
 
-function sendUpstream (route: LiveRoute, request: UpstreamRequest, servedBy: string, response: UpstreamResponse, reply: FastifyReply): void {
+function sendUpstream (route: LiveRoute, request: UpstreamRequest, servedBy: string, response: UpstreamResponse, reply: FastifyReply, tap: LiveTap | undefined): void {
   reply.code(response.statusCode).headers(forwardResponseHeaders(response.headers)).header('x-served-by', servedBy)
 
   const bodiless = request.method === 'HEAD' || response.statusCode === 204 || response.statusCode === 304
   if (bodiless) {
     releaseBody(response)
+    tap?.observe(response, false)
     reply.send()
     return
   }
 
-  reply.send(rememberIfGood(route, request, response))
+  const observers = [rememberIfGood(route, request, response), tap?.observe(response, true)]
+    .filter((observer): observer is Transform => observer !== undefined)
+  if (observers.length === 0) {
+    reply.send(response.body)
+    return
+  }
+
+  // pipeline, not pipe: a client that goes away destroys the backend's body too.
+  reply.send(pipeline([response.body, ...observers], () => {}))
 }
 
 function sendStored (stored: StoredResponse, reply: FastifyReply): void {
@@ -164,17 +178,18 @@ function sendStored (stored: StoredResponse, reply: FastifyReply): void {
 }
 
 /**
- * Streams the body to the client and, now and then, keeps a copy as the
- * path's last good response. Most responses pass straight through.
+ * Now and then, a pass-through that keeps a copy of the body as the path's
+ * last good response. Most responses pass straight through without one.
  */
-function rememberIfGood (route: LiveRoute, request: UpstreamRequest, response: UpstreamResponse): NodeJS.ReadableStream {
+function rememberIfGood (route: LiveRoute, request: UpstreamRequest, response: UpstreamResponse): Transform | undefined {
   const cache = route.lastGood
   const key = lastGoodKey(request)
   const good = request.method === 'GET' && response.statusCode >= 200 && response.statusCode < 300
-  if (cache === undefined || !good || !cache.wantsCopy(key)) return response.body
+  if (cache === undefined || !good || !cache.wantsCopy(key)) return undefined
 
   const chunks: Buffer[] = []
   let size = 0
+  let stored = false
   const tee = new Transform({
     transform (chunk: Buffer, _encoding, callback) {
       size += chunk.length
@@ -182,9 +197,8 @@ function rememberIfGood (route: LiveRoute, request: UpstreamRequest, response: U
       callback(null, chunk)
     },
     flush (callback) {
-      if (size > cache.maxBodyBytes) {
-        cache.abandon(key)
-      } else {
+      stored = size <= cache.maxBodyBytes
+      if (stored) {
         cache.store(key, {
           status: response.statusCode,
           contentType: firstHeader(response.headers['content-type']),
@@ -196,9 +210,9 @@ function rememberIfGood (route: LiveRoute, request: UpstreamRequest, response: U
       callback()
     }
   })
+  tee.once('close', () => { if (!stored) cache.abandon(key) })
 
-  // pipeline, not pipe: a client that goes away destroys the backend's body too.
-  return pipeline(response.body, tee, (error) => { if (error !== undefined && error !== null) cache.abandon(key) })
+  return tee
 }
 
 /**

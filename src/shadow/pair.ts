@@ -6,7 +6,7 @@ import type { BackendName } from '../gateway/upstream.js'
  * the diff workers; every field here is already redacted.
  */
 export interface Pair {
-  /** The live request's id; the queue's job id is derived from it. */
+  /** The live request's id. */
   id: string
   route: string
   /** Epoch milliseconds when the live request arrived. */
@@ -16,6 +16,17 @@ export interface Pair {
   request: CapturedRequest
   baseline: CapturedResponse
   candidate: CapturedResponse
+  /**
+   * A second answer of the baseline to the same request, taken for a small
+   * share of safe requests: fields that differ between two baseline answers
+   * are noise.
+   */
+  baselineRepeat?: CapturedResponse
+  /**
+   * Status and body bytes of both answers were equal: the bodies were left
+   * out, and the worker records the pair without decoding anything.
+   */
+  bodiesIdentical: boolean
 }
 
 export interface CapturedRequest {
@@ -28,6 +39,8 @@ export interface CapturedRequest {
   headers: Record<string, string>
   /** Present only when an unsafe method was mirrored. */
   body?: Buffer
+  /** The body could not be redacted as configured and was not stored. */
+  withheld?: boolean
 }
 
 export interface CapturedResponse {
@@ -37,28 +50,20 @@ export interface CapturedResponse {
   headers: Record<string, string>
   /**
    * The body exactly as received, still compressed if it was. Absent when
-   * the pair was recorded as byte-identical (see `bodySha256`) or when the
-   * backend failed.
+   * the bodies were identical, when it was larger than the capture cap, or
+   * when the backend failed.
    */
   body?: Buffer
-  /** SHA-256 of the body as received, hex. */
-  bodySha256: string
-  /** Size of the whole body as received, even when the pair is too large to keep. */
+  /** Size of the whole body as received. */
   bodyBytes: number
+  /** SHA-256 (hex) of a body larger than the capture cap, so equal large bodies are still known equal. */
+  bodyDigest?: string
+  /** The body was larger than the capture cap and is not in the pair. */
+  tooLarge?: boolean
+  /** The body could not be redacted as configured (not JSON) and was not stored. */
+  withheld?: boolean
   /** Milliseconds until the response head arrived. */
   latencyMs: number
   /** Why there is no answer: 'timeout', 'refused', 'reset', 'other'. */
   failure?: string
-}
-
-/**
- * Both bodies were byte-identical (same hash, same status): the gateway
- * ships only their hash, and the worker records the pair as identical
- * without decoding anything.
- */
-export function isByteIdentical (pair: Pair): boolean {
-  return pair.baseline.failure === undefined &&
-    pair.candidate.failure === undefined &&
-    pair.baseline.status === pair.candidate.status &&
-    pair.baseline.bodySha256 === pair.candidate.bodySha256
 }

@@ -10,6 +10,14 @@ export interface Keys {
   rolloutState: string
   /** Channel: a route name is published whenever its rollout state changes. */
   rolloutChanges: string
+  /** BullMQ prefix of the queue of pairs (keys `{namespace}:<queue>:…`). */
+  queuePrefix: string
+  /** Name of the BullMQ queue carrying batches of pairs. */
+  pairQueue: string
+  /** String: the encoded pairs of one batch, removed once a worker counted them. */
+  pairBatch: (batchId: string) => string
+  /** Hash: route → JSON of the shadow budget guard's state, written by each gateway. */
+  shadowGuard: string
 }
 
 export function createKeys (namespace: string): Keys {
@@ -18,7 +26,11 @@ export function createKeys (namespace: string): Keys {
   return {
     namespace,
     rolloutState: `${shared}:rollout:state`,
-    rolloutChanges: `${shared}:rollout:changes`
+    rolloutChanges: `${shared}:rollout:changes`,
+    queuePrefix: shared,
+    pairQueue: 'pairs',
+    pairBatch: (batchId) => `${shared}:pair-batch:${batchId}`,
+    shadowGuard: `${shared}:shadow:guard`
   }
 }
 

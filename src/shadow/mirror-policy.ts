@@ -1,0 +1,120 @@
+import type { MirrorConfig } from '../config/schema.js'
+import type { SkipReason } from './shadow-metrics.js'
+
+export type Admission = 'mirror' | 'not-sampled' | SkipReason
+
+/** What the budget guard tells about a change of the rate it allows. */
+export interface RateChange {
+  factor: number
+  reason: string
+}
+
+/** Judged once a second: the guard never waits for more than one window. */
+const windowMs = 1_000
+/** Healthy windows in a row before the rate doubles again. */
+const windowsToRecover = 3
+/** The rate never backs off below 1/128 of the sample rate, so recovery is still seen. */
+const minFactor = 1 / 128
+/** Share of shadow requests failing or slow that counts as struggling. */
+const struggleShare = 0.2
+/** A window with fewer answers than this is not judged on its shares. */
+const minAnswers = 5
+
+/**
+ * Decides which live requests of one route are mirrored: the sample rate,
+ * the methods, a token bucket capping shadow requests a second, a cap on
+ * shadow requests in flight, and a budget guard that halves the rate while
+ * the shadow backend fails or slows down, and doubles it back once it is
+ * healthy again.
+ */
+export class MirrorPolicy {
+  readonly #config: MirrorConfig
+  readonly #methods: ReadonlySet<string>
+  readonly #onRateChange: (change: RateChange) => void
+  #tokens: number
+  #refilledAt: number
+  #inFlight = 0
+  #factor = 1
+  #window = { startedAt: 0, answered: 0, failed: 0, slow: 0, busy: 0 }
+  #healthyWindows = 0
+
+  constructor (config: MirrorConfig, now: number, onRateChange: (change: RateChange) => void = () => {}) {
+    this.#config = config
+    this.#methods = new Set(config.methods)
+    this.#onRateChange = onRateChange
+    this.#tokens = config.maxPerSecond
+    this.#refilledAt = now
+    this.#window.startedAt = now
+  }
+
+  get factor (): number {
+    return this.#factor
+  }
+
+  get inFlight (): number {
+    return this.#inFlight
+  }
+
+  admit (method: string, now: number, random: number = Math.random()): Admission {
+    if (!this.#methods.has(method)) return 'not-sampled'
+    if (random * 100 >= this.#config.sampleRate) return 'not-sampled'
+
+    this.#judgeWindow(now)
+    if (random * 100 >= this.#config.sampleRate * this.#factor) return 'backoff'
+    if (this.#inFlight >= this.#config.maxInFlight) { this.#window.busy++; return 'busy' }
+    if (!this.#takeToken(now)) return 'rate-limit'
+
+    this.#inFlight++
+    return 'mirror'
+  }
+
+  /** A shadow request has ended, with an answer or a failure. */
+  release (latencyMs: number, failed: boolean): void {
+    this.#inFlight--
+    this.#window.answered++
+    if (failed) this.#window.failed++
+    else if (latencyMs > this.#config.timeoutMs / 2) this.#window.slow++
+  }
+
+  #takeToken (now: number): boolean {
+    const refill = ((now - this.#refilledAt) / 1_000) * this.#config.maxPerSecond
+    this.#tokens = Math.min(this.#config.maxPerSecond, this.#tokens + refill)
+    this.#refilledAt = now
+    if (this.#tokens < 1) return false
+
+    this.#tokens -= 1
+    return true
+  }
+
+  #judgeWindow (now: number): void {
+    if (now - this.#window.startedAt < windowMs) return
+
+    const { answered, failed, slow, busy } = this.#window
+    this.#window = { startedAt: now, answered: 0, failed: 0, slow: 0, busy: 0 }
+    const struggling = busy > 0 || (answered >= minAnswers && (failed + slow) / answered > struggleShare)
+    if (struggling) {
+      this.#healthyWindows = 0
+      this.#setFactor(Math.max(minFactor, this.#factor / 2), describeStruggle(answered, failed, slow, busy))
+      return
+    }
+
+    this.#healthyWindows++
+    if (this.#factor < 1 && this.#healthyWindows >= windowsToRecover) {
+      this.#healthyWindows = 0
+      this.#setFactor(Math.min(1, this.#factor * 2), 'shadow backend healthy again')
+    }
+  }
+
+  #setFactor (factor: number, reason: string): void {
+    if (factor === this.#factor) return
+
+    this.#factor = factor
+    this.#onRateChange({ factor, reason })
+  }
+}
+
+function describeStruggle (answered: number, failed: number, slow: number, busy: number): string {
+  if (busy > 0) return `${busy} shadow requests skipped in the last second: too many waiting for an answer`
+
+  return `${failed} failed and ${slow} slow of ${answered} shadow requests in the last second`
+}

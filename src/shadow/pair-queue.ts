@@ -1,0 +1,116 @@
+import { Queue } from 'bullmq'
+import type { Redis } from 'ioredis'
+import type { ShadowConfig } from '../config/schema.js'
+import type { Keys } from '../store/keys.js'
+import { connectRedis, waitUntilReady } from '../store/redis-connection.js'
+import type { Logger } from '../telemetry/logger.js'
+
+/** The job a batch of pairs becomes: its bodies wait in their own key. */
+export interface PairBatchJob {
+  batchKey: string
+  pairs: number
+  bytes: number
+}
+
+export type QueueState = 'accepting' | 'redis-unreachable' | 'queue-full'
+
+/** How often the queue's depth is read: the limit is enforced on this reading. */
+const depthPollMs = 1_000
+
+/**
+ * The producer side of the queue. A batch is one raw binary string (the
+ * encoded pairs) plus one small BullMQ job that points at it, so neither
+ * the gateway nor Redis pays for turning bodies into JSON strings.
+ * Nothing here waits for Redis while it is away: commands fail at once.
+ */
+export class PairQueue {
+  readonly #keys: Keys
+  readonly #config: ShadowConfig
+  readonly #logger: Logger
+  readonly #onDepth: (depth: number) => void
+  #redis: Redis | undefined
+  #queue: Queue<PairBatchJob> | undefined
+  #timer: NodeJS.Timeout | undefined
+  #depth = 0
+  #reachable = true
+
+  constructor (options: { keys: Keys, config: ShadowConfig, logger: Logger, onDepth?: (depth: number) => void }) {
+    this.#keys = options.keys
+    this.#config = options.config
+    this.#logger = options.logger
+    this.#onDepth = options.onDepth ?? (() => {})
+  }
+
+  /** Connects, waiting up to `waitMs` for Redis so the first pairs are not dropped needlessly. */
+  async start (redisUrl: string, waitMs = 1_000): Promise<void> {
+    // A paused Redis must not hold a batch for ever: after 10 s the
+    // command fails and its pairs are counted as dropped.
+    const redis = connectRedis(redisUrl, { connectionName: 'shadowramp-pairs', commandTimeout: 10_000 })
+    this.#redis = redis
+    redis.on('error', () => this.#markReachable(false))
+    redis.on('ready', () => {
+      this.#markReachable(true)
+      // BullMQ checks the server as it is built; with commands failing fast
+      // while disconnected, it is built once the connection is ready.
+      this.#queue ??= this.#createQueue(redis)
+    })
+    this.#timer = setInterval(() => { void this.#readDepth() }, depthPollMs)
+    this.#timer.unref()
+    await waitUntilReady(redis, waitMs)
+  }
+
+  state (): QueueState {
+    if (this.#queue === undefined || this.#redis?.status !== 'ready') return 'redis-unreachable'
+
+    return this.#depth >= this.#config.maxQueueDepth ? 'queue-full' : 'accepting'
+  }
+
+  /** Writes one batch; the job id comes from the batch id, so a batch is never queued twice. */
+  async write (batchId: string, batch: Buffer, pairs: number): Promise<void> {
+    const redis = this.#redis
+    const queue = this.#queue
+    if (redis === undefined || queue === undefined) throw new Error('the pair queue is not started')
+
+    const batchKey = this.#keys.pairBatch(batchId)
+    await redis.set(batchKey, batch, 'PX', this.#config.retentionMs)
+    await queue.add('pairs', { batchKey, pairs, bytes: batch.length }, {
+      jobId: batchId,
+      removeOnComplete: true,
+      removeOnFail: { age: Math.round(this.#config.retentionMs / 1_000) },
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1_000 }
+    })
+  }
+
+  #createQueue (redis: Redis): Queue<PairBatchJob> {
+    const queue = new Queue<PairBatchJob>(this.#keys.pairQueue, { connection: redis, prefix: this.#keys.queuePrefix })
+    queue.on('error', () => this.#markReachable(false))
+
+    return queue
+  }
+
+  async close (): Promise<void> {
+    clearInterval(this.#timer)
+    await this.#queue?.close().catch(() => {})
+    this.#redis?.disconnect()
+  }
+
+  async #readDepth (): Promise<void> {
+    if (this.#queue === undefined || this.#redis?.status !== 'ready') return
+
+    try {
+      this.#depth = await this.#queue.getWaitingCount()
+      this.#onDepth(this.#depth)
+    } catch {
+      // Read again at the next tick; the state stays as last known.
+    }
+  }
+
+  #markReachable (reachable: boolean): void {
+    if (reachable === this.#reachable) return
+
+    this.#reachable = reachable
+    if (reachable) this.#logger.info('pair queue reachable again')
+    else this.#logger.warn('pair queue unreachable: pairs are dropped and counted until Redis answers')
+  }
+}

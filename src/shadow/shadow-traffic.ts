@@ -1,0 +1,47 @@
+import type { Registry } from 'prom-client'
+import type { Config } from '../config/schema.js'
+import type { Keys } from '../store/keys.js'
+import type { Logger } from '../telemetry/logger.js'
+import { PairBatcher } from './pair-batcher.js'
+import { PairQueue } from './pair-queue.js'
+import { createShadowMetrics } from './shadow-metrics.js'
+import { ShadowMirror } from './shadow-mirror.js'
+
+export interface ShadowTraffic {
+  mirror: ShadowMirror
+  batcher: PairBatcher
+  close: () => Promise<void>
+}
+
+/** How long shutdown waits for the last batches to reach Redis. */
+const drainMs = 2_000
+
+/**
+ * Wires the shadow side of one gateway: the mirror the live path calls, the
+ * batcher that gathers pairs, and the queue they are written to. Undefined
+ * when no route mirrors anything.
+ */
+export async function startShadowTraffic (config: Readonly<Config>, options: { redisUrl: string, keys: Keys, registry: Registry, logger: Logger }): Promise<ShadowTraffic | undefined> {
+  if (!config.routes.some((route) => route.mirror !== undefined)) return undefined
+
+  const logger = options.logger.child({ side: 'shadow' })
+  const metrics = createShadowMetrics(options.registry)
+  const queue = new PairQueue({ keys: options.keys, config: config.shadow, logger, onDepth: (depth) => metrics.queueDepth.set(depth) })
+  const batcher = new PairBatcher(queue, config.shadow, {
+    onEnqueued: (routes) => { for (const route of routes) metrics.enqueued.inc({ route }) },
+    onDropped: (route, reason) => metrics.dropped.inc({ route, reason }),
+    onPendingBytes: (bytes) => metrics.pendingBytes.set(bytes)
+  }, logger)
+  const mirror = new ShadowMirror({ routes: config.routes, maxBodyBytes: config.shadow.maxBodyBytes, sink: batcher, metrics, logger })
+  await queue.start(options.redisUrl)
+
+  return {
+    mirror,
+    batcher,
+    close: async () => {
+      await batcher.drain(drainMs)
+      await queue.close()
+      await mirror.close()
+    }
+  }
+}

@@ -1,0 +1,82 @@
+import t from 'tap'
+import { configSchema } from '../../src/config/schema.js'
+import { MirrorPolicy, type RateChange } from '../../src/shadow/mirror-policy.js'
+
+function mirrorConfig (mirror: Record<string, unknown> = {}) {
+  const config = configSchema.parse({
+    routes: [{ name: 'r', paths: ['/r'], baseline: { url: 'http://127.0.0.1:1' }, candidate: { url: 'http://127.0.0.1:2' }, mirror }]
+  })
+  return config.routes[0]?.mirror as NonNullable<(typeof config.routes)[0]['mirror']>
+}
+
+t.test('GET and HEAD are mirrored by default, unsafe methods only when listed', async (t) => {
+  const policy = new MirrorPolicy(mirrorConfig(), 0)
+  t.equal(policy.admit('GET', 0, 0.5), 'mirror')
+  t.equal(policy.admit('HEAD', 0, 0.5), 'mirror')
+  t.equal(policy.admit('POST', 0, 0.5), 'not-sampled')
+
+  const listed = new MirrorPolicy(mirrorConfig({ methods: ['GET', 'POST'] }), 0)
+  t.equal(listed.admit('POST', 0, 0.5), 'mirror')
+  t.equal(listed.admit('HEAD', 0, 0.5), 'not-sampled')
+})
+
+t.test('the sample rate decides by the draw', async (t) => {
+  const policy = new MirrorPolicy(mirrorConfig({ sampleRate: 10 }), 0)
+  t.equal(policy.admit('GET', 0, 0.0999), 'mirror')
+  t.equal(policy.admit('GET', 0, 0.1), 'not-sampled')
+})
+
+t.test('the per-second cap and the in-flight cap skip, never queue', async (t) => {
+  const capped = new MirrorPolicy(mirrorConfig({ maxPerSecond: 3, maxInFlight: 100 }), 0)
+  const first = [0, 0, 0, 0].map(() => capped.admit('GET', 0, 0))
+  t.same(first, ['mirror', 'mirror', 'mirror', 'rate-limit'])
+  t.equal(capped.admit('GET', 340, 0), 'mirror', 'a token comes back after a third of a second')
+
+  const busy = new MirrorPolicy(mirrorConfig({ maxInFlight: 2 }), 0)
+  t.same([busy.admit('GET', 0, 0), busy.admit('GET', 0, 0), busy.admit('GET', 0, 0)], ['mirror', 'mirror', 'busy'])
+  busy.release(10, false)
+  t.equal(busy.admit('GET', 0, 0), 'mirror', 'a finished shadow request frees its place')
+})
+
+t.test('the budget guard halves the rate while the shadow fails and doubles it back once healthy', async (t) => {
+  const changes: RateChange[] = []
+  const policy = new MirrorPolicy(mirrorConfig({ timeoutMs: 200 }), 0, (change) => changes.push(change))
+  let now = 0
+  const second = (failing: boolean): void => {
+    for (let index = 0; index < 10; index++) {
+      if (policy.admit('GET', now, 0) === 'mirror') policy.release(failing ? 5 : 20, failing)
+    }
+    now += 1_000
+  }
+
+  // Each second is judged when the next one begins.
+  second(true)
+  second(true)
+  t.equal(policy.factor, 0.5, 'halved after a second with every shadow request failing')
+  second(true)
+  t.equal(policy.factor, 0.25)
+  t.match(changes[0]?.reason, /10 failed and 0 slow of 10 shadow requests in the last second/)
+
+  second(false)
+  t.equal(policy.factor, 0.125, 'the third failing second is judged')
+  second(false)
+  second(false)
+  t.equal(policy.factor, 0.125, 'two healthy seconds are not enough to recover')
+  second(false)
+  t.equal(policy.factor, 0.25, 'three are')
+  for (let index = 0; index < 6; index++) second(false)
+  t.equal(policy.factor, 1, 'recovered to the whole sample rate')
+  t.equal(changes.at(-1)?.reason, 'shadow backend healthy again')
+})
+
+t.test('slow answers count as struggling too, and the draw is thinned while backed off', async (t) => {
+  const policy = new MirrorPolicy(mirrorConfig({ timeoutMs: 200 }), 0)
+  for (let index = 0; index < 10; index++) {
+    policy.admit('GET', 0, 0)
+    policy.release(150, false)
+  }
+  policy.admit('GET', 1_000, 0)
+  t.equal(policy.factor, 0.5)
+  t.equal(policy.admit('GET', 1_000, 0.6), 'backoff', 'a draw above half the sample rate is skipped')
+  t.equal(policy.admit('GET', 1_000, 0.4), 'mirror')
+})

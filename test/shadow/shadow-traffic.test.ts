@@ -1,0 +1,288 @@
+import { gunzipSync, gzipSync } from 'node:zlib'
+import { performance } from 'node:perf_hooks'
+import t, { type Test } from 'tap'
+import { Redis } from 'ioredis'
+import { request } from 'undici'
+import { startPrivateRedis } from '../../src/store/redis-bootstrap.js'
+import { startTestShadowramp } from '../helpers/gateway.js'
+import { json, startBackend, type BackendHandler, type TestBackend } from '../helpers/http.js'
+import { readQueuedPairs, waitForPairs } from '../helpers/pairs.js'
+import { stopProcess } from '../helpers/process.js'
+import { dropNamespace, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
+
+
+
+async function backends (t: Test, baseline: BackendHandler, candidate: BackendHandler): Promise<{ baseline: TestBackend, candidate: TestBackend }> {
+  const pair = { baseline: await startBackend(baseline), candidate: await startBackend(candidate) }
+  t.teardown(async () => { await pair.baseline.close(); await pair.candidate.close() })
+  return pair
+}
+
+function answerAs (name: string): BackendHandler {
+  return (request, response) => json(response, 200, { from: name, path: request.url })
+}
+
+async function mirroredGateway (t: Test, urls: { baseline: string, candidate: string }, route: Record<string, unknown> = {}, redisUrl?: string) {
+  const url = redisUrl ?? await testRedisUrl()
+  const namespace = uniqueNamespace('shadow')
+  const gateway = await startTestShadowramp({
+    redis: { url, namespace },
+    routes: [{
+      name: 'products',
+      paths: ['/products', '/products/:id'],
+      baseline: { url: urls.baseline },
+      candidate: { url: urls.candidate },
+      percentage: 0,
+      mirror: { noiseSampleRate: 0 },
+      ...route
+    }]
+  }, { redisUrl: url })
+  t.teardown(async () => {
+    await gateway.close()
+    if (redisUrl === undefined) await dropNamespace(url, namespace)
+  })
+  return { gateway, namespace, redisUrl: url }
+}
+
+async function send (base: string, path: string, options: { method?: string, headers?: Record<string, string>, body?: string } = {}): Promise<{ status: number, text: string, servedBy: unknown }> {
+  const response = await request(base + path, { method: (options.method ?? 'GET') as 'GET', headers: options.headers, body: options.body })
+  return { status: response.statusCode, text: await response.body.text(), servedBy: response.headers['x-served-by'] }
+}
+
+async function metricValue (adminUrl: string, pattern: RegExp): Promise<number> {
+  const text = await (await request(`${adminUrl}/metrics`)).body.text()
+  const match = pattern.exec(text)
+  return match === null ? 0 : Number(match[1])
+}
+
+t.test('at 100% every GET gives exactly one pair with both bodies, shadowed to the other backend', async (t) => {
+  const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
+  const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url })
+
+  for (let index = 0; index < 40; index++) await send(gateway.gatewayUrl, `/products/${index}`, { headers: { 'x-user-id': `u${index}` } })
+  const pairs = await waitForPairs(redisUrl, namespace, 40)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+
+  t.equal((await readQueuedPairs(redisUrl, namespace)).length, 40, 'one pair per request, none twice')
+  t.equal(new Set(pairs.map((pair) => pair.id)).size, 40)
+  const first = pairs.find((pair) => pair.request.path === '/products/7')
+  t.equal(first?.live, 'baseline')
+  t.same(JSON.parse(first?.baseline.body?.toString() ?? 'null'), { from: 'baseline', path: '/products/7' })
+  t.same(JSON.parse(first?.candidate.body?.toString() ?? 'null'), { from: 'candidate', path: '/products/7' })
+  t.equal(first?.bodiesIdentical, false)
+  t.equal(urls.candidate.requests.length, 40, 'the candidate got every shadow request')
+  t.equal(urls.candidate.requests[0]?.headers['x-shadow-request'], '1', 'marked as shadow')
+  t.equal(urls.candidate.requests[0]?.headers.host, `127.0.0.1:${urls.candidate.port}`, 'with the Host its upstream expects')
+  t.equal(urls.candidate.requests[0]?.headers['x-shadowramp-request-id'], urls.baseline.requests[0]?.headers['x-request-id'], 'and the live request\'s id')
+})
+
+t.test('at 100% percentage the shadow goes to the baseline instead', async (t) => {
+  const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
+  const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url }, { percentage: 100 })
+
+  for (let index = 0; index < 5; index++) t.equal((await send(gateway.gatewayUrl, '/products')).servedBy, 'candidate')
+  const pairs = await waitForPairs(redisUrl, namespace, 5)
+  t.equal(pairs.length, 5)
+  t.ok(pairs.every((pair) => pair.live === 'candidate' && pair.baseline.status === 200 && pair.baseline.body !== undefined))
+  t.equal(urls.baseline.requests.length, 5)
+})
+
+t.test('byte-identical answers are queued without their bodies', async (t) => {
+  const same: BackendHandler = (request, response) => json(response, 200, { path: request.url })
+  const urls = await backends(t, same, same)
+  const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url })
+
+  for (let index = 0; index < 10; index++) await send(gateway.gatewayUrl, '/products/1')
+  const pairs = await waitForPairs(redisUrl, namespace, 10)
+  t.equal(pairs.length, 10)
+  t.ok(pairs.every((pair) => pair.bodiesIdentical && pair.baseline.body === undefined && pair.candidate.body === undefined))
+  t.ok(pairs.every((pair) => pair.baseline.bodyBytes === pair.candidate.bodyBytes && pair.baseline.bodyBytes > 0))
+})
+
+t.test('at 10%, 1,000 requests give 100 ± 30 pairs', async (t) => {
+  const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
+  const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url }, { mirror: { sampleRate: 10, noiseSampleRate: 0 } })
+
+  const batch = async (from: number): Promise<void> => {
+    await Promise.all(Array.from({ length: 50 }, async (_v, index) => await send(gateway.gatewayUrl, `/products/${from + index}`)))
+  }
+  for (let from = 0; from < 1_000; from += 50) await batch(from)
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const pairs = await readQueuedPairs(redisUrl, namespace)
+  t.ok(pairs.length >= 70 && pairs.length <= 130, `${pairs.length} pairs`)
+  t.equal(urls.candidate.requests.length, pairs.length, 'a shadow request for each pair and no more')
+})
+
+t.test('POST is not mirrored unless listed; when listed its body reaches both legs intact', async (t) => {
+  const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
+  const unlisted = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url })
+  const body = JSON.stringify({ name: 'lamp', note: 'é'.repeat(3_000) })
+
+  await send(unlisted.gateway.gatewayUrl, '/products', { method: 'POST', body, headers: { 'content-type': 'application/json' } })
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.equal(urls.candidate.requests.length, 0, 'the candidate never saw the POST')
+  t.equal((await readQueuedPairs(unlisted.redisUrl, unlisted.namespace)).length, 0)
+
+  const listed = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url }, { mirror: { methods: ['GET', 'POST'], noiseSampleRate: 0 } })
+  await send(listed.gateway.gatewayUrl, '/products', { method: 'POST', body, headers: { 'content-type': 'application/json' } })
+  const [pair] = await waitForPairs(listed.redisUrl, listed.namespace, 1)
+  t.equal(urls.candidate.requests.at(-1)?.body.toString(), body, 'the shadow leg got the whole body')
+  t.equal(urls.baseline.requests.at(-1)?.body.toString(), body, 'and so did the live leg')
+  t.equal(pair?.request.body?.toString(), body, 'the pair keeps the request body of a mirrored POST')
+})
+
+t.test('a shadow backend that sleeps 5 s leaves live latency where it was', async (t) => {
+  const urls = await backends(t, answerAs('baseline'), (_request, response) => { setTimeout(() => json(response, 200, {}), 5_000) })
+  const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url }, { mirror: { timeoutMs: 10_000, noiseSampleRate: 0 } })
+
+  const latencies: number[] = []
+  for (let index = 0; index < 30; index++) {
+    const started = performance.now()
+    const answer = await send(gateway.gatewayUrl, `/products/${index}`)
+    latencies.push(performance.now() - started)
+    t.equal(answer.status, 200)
+  }
+  const slowest = Math.max(...latencies)
+  t.ok(slowest < 1_000, `the slowest live answer took ${slowest.toFixed(1)} ms, with every shadow answer 5 s away`)
+  t.equal(urls.candidate.requests.length, 30, 'the shadow requests were all sent')
+  t.equal((await readQueuedPairs(redisUrl, namespace)).length, 0, 'their pairs wait for the shadow answers')
+})
+
+t.test('with Redis stopped every live request is still answered, and the drops are counted', async (t) => {
+  const { port, server } = await startPrivateRedis()
+  t.teardown(() => { server.kill('SIGKILL') })
+  const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
+  const { gateway } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url }, {}, `redis://127.0.0.1:${port}`)
+
+  for (let index = 0; index < 20; index++) await send(gateway.gatewayUrl, `/products/${index}`)
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  await stopProcess(server, 'SIGKILL')
+  const statuses: number[] = []
+  for (let index = 0; index < 200; index++) statuses.push((await send(gateway.gatewayUrl, `/products/${index}`)).status)
+  await new Promise((resolve) => setTimeout(resolve, 200))
+
+  t.ok(statuses.every((status) => status === 200), 'every live request answered 200')
+  const dropped = await metricValue(gateway.adminUrl, /shadowramp_pairs_dropped_total\{route="products",reason="redis-unreachable"\} (\d+)/)
+  const enqueued = await metricValue(gateway.adminUrl, /shadowramp_pairs_enqueued_total\{route="products"\} (\d+)/)
+  t.ok(dropped >= 190, `${dropped} pairs dropped as redis-unreachable`)
+  t.equal(enqueued + dropped, 220, 'every captured pair is either queued or counted as dropped')
+})
+
+t.test('with Redis paused the pending pairs stay within their bound and flow once it resumes', async (t) => {
+  const { port, server } = await startPrivateRedis()
+  t.teardown(() => { server.kill('SIGCONT'); server.kill('SIGKILL') })
+  const big = JSON.stringify({ filler: 'x'.repeat(20_000) })
+  const urls = await backends(t, (_q, response) => json(response, 200, { big, v: 1 }), (_q, response) => json(response, 200, { big, v: 2 }))
+  const redisUrl = `redis://127.0.0.1:${port}`
+  const namespace = uniqueNamespace('paused')
+  const gateway = await startTestShadowramp({
+    redis: { url: redisUrl, namespace },
+    shadow: { maxPendingBytes: 400_000, batchPairs: 4 },
+    routes: [{ name: 'products', paths: ['/products/:id'], baseline: { url: urls.baseline.url }, candidate: { url: urls.candidate.url }, percentage: 0, mirror: { noiseSampleRate: 0 } }]
+  }, { redisUrl })
+  t.teardown(gateway.close)
+
+  await send(gateway.gatewayUrl, '/products/warm-up')
+  await waitForPairs(redisUrl, namespace, 1)
+  server.kill('SIGSTOP')
+  const slowest = { ms: 0 }
+  for (let index = 0; index < 60; index++) {
+    const started = performance.now()
+    t.equal((await send(gateway.gatewayUrl, `/products/${index}`)).status, 200)
+    slowest.ms = Math.max(slowest.ms, performance.now() - started)
+  }
+  const pending = await metricValue(gateway.adminUrl, /^shadowramp_shadow_pending_bytes (\d+)/m)
+  const slowDrops = await metricValue(gateway.adminUrl, /reason="redis-slow"\} (\d+)/)
+  t.ok(pending <= 400_000, `${pending} bytes pending, under the bound of 400,000`)
+  t.ok(slowDrops > 0, `${slowDrops} pairs dropped while the bound was reached`)
+  t.ok(slowest.ms < 1_000, `the slowest live answer took ${slowest.ms.toFixed(1)} ms while Redis was paused`)
+
+  server.kill('SIGCONT')
+  const pairs = await waitForPairs(redisUrl, namespace, 61 - slowDrops, 10_000)
+  t.equal(pairs.length, 61 - slowDrops, 'every pair kept in memory reached the queue once Redis resumed')
+})
+
+t.test('a gzip pair arrives as received and decodes', async (t) => {
+  const gzipped = (name: string): BackendHandler => (_request, response) => {
+    const body = gzipSync(JSON.stringify({ from: name, items: Array.from({ length: 50 }, (_v, id) => ({ id })) }))
+    response.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip', 'content-length': body.length })
+    response.end(body)
+  }
+  const urls = await backends(t, gzipped('baseline'), gzipped('candidate'))
+  const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url })
+
+  await send(gateway.gatewayUrl, '/products', { headers: { 'accept-encoding': 'gzip' } })
+  const [pair] = await waitForPairs(redisUrl, namespace, 1)
+  t.equal(pair?.baseline.headers['content-encoding'], 'gzip')
+  t.same(JSON.parse(gunzipSync(pair?.baseline.body as Buffer).toString()).from, 'baseline')
+  t.same(JSON.parse(gunzipSync(pair?.candidate.body as Buffer).toString()).from, 'candidate')
+})
+
+t.test('Authorization, Cookie, Set-Cookie and configured secrets never appear in a stored job', async (t) => {
+  const secret = 'PLANTED-SECRET-7f3a'
+  const withCookie: BackendHandler = (_request, response) => json(response, 200, { token: secret, ok: true, n: Math.random() }, { 'set-cookie': `sid=${secret}` })
+  const urls = await backends(t, withCookie, withCookie)
+  const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url }, {
+    mirror: { methods: ['GET', 'POST'], redactFields: ['token', 'password'], redactHeaders: ['x-api-key'], captureHeaders: ['x-api-key'], noiseSampleRate: 0 }
+  })
+
+  const headers = { authorization: `Bearer ${secret}`, cookie: `sid=${secret}`, 'x-api-key': secret, 'content-type': 'application/json' }
+  await send(gateway.gatewayUrl, '/products/1', { headers })
+  await send(gateway.gatewayUrl, '/products', { method: 'POST', headers, body: JSON.stringify({ password: secret, name: 'x' }) })
+  const pairs = await waitForPairs(redisUrl, namespace, 2)
+  t.equal(pairs.length, 2)
+  t.equal(urls.candidate.requests[0]?.headers.authorization, `Bearer ${secret}`, 'the shadow backend itself still gets the credentials')
+
+  const redis = new Redis(redisUrl)
+  t.teardown(() => redis.disconnect())
+  const keys = await redis.keys(`{${namespace}}*`)
+  t.ok(keys.length > 0)
+  for (const key of keys) {
+    const type = await redis.type(key)
+    const dump = type === 'string' ? (await redis.getBuffer(key))?.toString('latin1') : JSON.stringify(type === 'hash' ? await redis.hgetall(key) : type === 'list' ? await redis.lrange(key, 0, -1) : type === 'zset' ? await redis.zrange(key, 0, -1) : [])
+    t.notMatch(dump ?? '', secret, `${key} holds no secret`)
+  }
+  const post = pairs.find((pair) => pair.request.method === 'POST')
+  t.same(JSON.parse(post?.request.body?.toString() ?? '{}'), { password: '[redacted]', name: 'x' })
+  t.equal(post?.request.headers.authorization, '[redacted]')
+  t.equal(post?.baseline.headers['set-cookie'], '[redacted]')
+})
+
+t.test('a client that aborts mid-response leaks no stream or socket', async (t) => {
+  const slowBody: BackendHandler = (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' })
+    response.write('{"items":[')
+    const timer = setInterval(() => response.write('{"id":1},'), 5)
+    response.on('close', () => clearInterval(timer))
+    setTimeout(() => { clearInterval(timer); response.end('{}]}') }, 300)
+  }
+  const urls = await backends(t, slowBody, slowBody)
+  const socketsBefore = process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap' || kind === 'TCPServerWrap').length
+  const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url })
+  const port = Number(new URL(gateway.gatewayUrl).port)
+  const { Socket } = await import('node:net')
+
+  for (let index = 0; index < 30; index++) {
+    await new Promise<void>((resolve) => {
+      const socket = new Socket()
+      socket.connect(port, '127.0.0.1', () => socket.write(`GET /products/${index} HTTP/1.1\r\nHost: x\r\n\r\n`))
+      socket.once('data', () => { socket.destroy(); resolve() })
+    })
+  }
+  await new Promise((resolve) => setTimeout(resolve, 800))
+
+  const liveConnections = await new Promise<number>((resolve) => { gateway.gatewayServer.getConnections((_e, count) => resolve(count)) })
+  t.equal(liveConnections, 0, 'no client connection left open')
+  const baselineOpen = await new Promise<number>((resolve) => { urls.baseline.server.getConnections((_e, count) => resolve(count)) })
+  t.ok(baselineOpen < 5, `${baselineOpen} connections left at the baseline, not one per cut-off answer`)
+  const dropped = await metricValue(gateway.adminUrl, /reason="live-incomplete"\} (\d+)/)
+  t.equal(dropped, 30, 'each cut-off live answer is counted, not queued')
+  t.equal((await readQueuedPairs(redisUrl, namespace)).length, 0)
+
+  // Keep-alive connections stay open in the pools until the gateway
+  // closes; once it has, nothing it opened may be left behind.
+  await gateway.close()
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const handlesAfter = process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap' || kind === 'TCPServerWrap').length
+  t.ok(handlesAfter <= socketsBefore, `sockets and servers: ${socketsBefore} before the gateway, ${handlesAfter} after it closed`)
+})
