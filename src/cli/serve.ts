@@ -45,7 +45,7 @@ export async function startShadowramp (options: ServeOptions): Promise<RunningSh
   await watcher.start()
   metrics.redisUp.set(watcher.health().reachable ? 1 : 0)
   const shadow = await startShadowTraffic(config, { redisUrl: redis.url, keys: createKeys(config.redis.namespace), registry, logger })
-  const gateway = buildGateway({ config, percentages: watcher, metrics, logger, logRequests: options.logRequests, mirror: shadow?.mirror })
+  const gateway = buildGateway({ config, percentages: watcher, metrics, logger, logRequests: options.logRequests ?? config.log.requests, mirror: shadow?.mirror })
   const admin = buildAdminServer({
     logger,
     registry,

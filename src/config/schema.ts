@@ -168,7 +168,9 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   log: z.strictObject({
     level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
-      { error: 'one of fatal, error, warn, info, debug, trace, silent' }).default('info')
+      { error: 'one of fatal, error, warn, info, debug, trace, silent' }).default('info'),
+    /** One access line per live request, at info. */
+    requests: z.boolean({ error: 'true or false' }).default(true)
   }).prefault({}),
   /** A request header that forces one backend, for testers. Off unless enabled. */
   forceHeader: z.strictObject({

@@ -45,7 +45,7 @@ export function buildGateway (options: GatewayOptions): FastifyInstance {
   const { config, logger } = options
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    logController: new GatewayLogController(options.logRequests !== false),
+    logController: new GatewayLogController(options.logRequests !== false, () => options.metrics.clientAborts.inc()),
     bodyLimit: config.maxRequestBodyBytes,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
@@ -76,17 +76,33 @@ export function buildGateway (options: GatewayOptions): FastifyInstance {
   return app
 }
 
+/** A body cut off because the client went away: routine, not a fault. */
+const clientGone = new Set(['UND_ERR_ABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE'])
+
 /**
  * One access line per live request, written when it completes, with who
- * served it; the "incoming request" line is left to debug.
+ * served it; the "incoming request" line is left to debug. A client that
+ * leaves mid-body is counted and logged at debug, not warned about once
+ * per request.
  */
 class GatewayLogController extends LogController {
-  constructor (enabled: boolean) {
+  readonly #onClientGone: () => void
+
+  constructor (enabled: boolean, onClientGone: () => void) {
     super({ disableRequestLogging: !enabled })
+    this.#onClientGone = onClientGone
   }
 
   override incomingRequest (request: FastifyRequest): void {
     request.log.debug({ req: request }, 'incoming request')
+  }
+
+  override streamError (error: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply): void {
+    const gone = request.raw.destroyed || clientGone.has(error.code ?? '')
+    if (!gone) { super.streamError(error, request, reply); return }
+
+    this.#onClientGone()
+    reply.log.debug({ err: error }, 'client went away before the whole body was sent')
   }
 }
 

@@ -15,6 +15,7 @@ export interface GatewayMetrics {
   fallbacks: Counter<'route' | 'from' | 'reason'>
   percentage: Gauge<'route'>
   redisUp: Gauge
+  clientAborts: Counter
 }
 
 export function createRegistry (withProcessMetrics = true): Registry {
@@ -64,6 +65,11 @@ export function createGatewayMetrics (registry: Registry): GatewayMetrics {
     redisUp: new Gauge({
       name: 'shadowramp_redis_up',
       help: '1 while this process reaches Redis, 0 while it serves from the last state it knew.',
+      registers
+    }),
+    clientAborts: new Counter({
+      name: 'shadowramp_client_aborts_total',
+      help: 'Live responses cut off because the client went away before the whole body was sent.',
       registers
     })
   }

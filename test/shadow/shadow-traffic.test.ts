@@ -277,6 +277,8 @@ t.test('a client that aborts mid-response leaks no stream or socket', async (t) 
   t.ok(baselineOpen < 5, `${baselineOpen} connections left at the baseline, not one per cut-off answer`)
   const dropped = await metricValue(gateway.adminUrl, /reason="live-incomplete"\} (\d+)/)
   t.equal(dropped, 30, 'each cut-off live answer is counted, not queued')
+  const aborts = await metricValue(gateway.adminUrl, /^shadowramp_client_aborts_total (\d+)/m)
+  t.equal(aborts, 30, 'and counted as a client that went away')
   t.equal((await readQueuedPairs(redisUrl, namespace)).length, 0)
 
   // Keep-alive connections stay open in the pools until the gateway
