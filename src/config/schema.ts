@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { compareSchema } from './compare-schema.js'
 
 /*
  * The whole configuration, its defaults and its units, in one place.
@@ -141,7 +142,9 @@ export const routeSchema = z.strictObject({
   failOnStatus: z.array(statusCode, { error: 'a list of HTTP status codes' }).default([]),
   fallback: fallbackSchema.prefault({}),
   /** Shadow traffic; off when absent. */
-  mirror: mirrorSchema.optional()
+  mirror: mirrorSchema.optional(),
+  /** How the diff workers normalize both answers before calling them different. */
+  compare: compareSchema.prefault({})
 })
 
 const listenSchema = z.strictObject({
