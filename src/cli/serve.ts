@@ -3,8 +3,10 @@ import type { AddressInfo, Server } from 'node:net'
 import type { FastifyInstance } from 'fastify'
 import { buildAdminServer } from '../admin/admin-server.js'
 import type { Config } from '../config/schema.js'
+import { SR_ERR_LISTEN } from '../errors.js'
 import { buildGateway } from '../gateway/gateway.js'
 import { startShadowTraffic } from '../shadow/shadow-traffic.js'
+import { PairWorker } from '../worker/pair-worker.js'
 import { createKeys } from '../store/keys.js'
 import { resolveRedis } from '../store/redis-bootstrap.js'
 import { RolloutWatcher } from '../store/rollout-watcher.js'
@@ -52,8 +54,27 @@ export async function startShadowramp (options: ServeOptions): Promise<RunningSh
     readiness: () => ({ accepting, redis: watcher.health(), percentages: Object.fromEntries(watcher.percentages()) })
   })
 
-  await gateway.listen({ host: config.listen.host, port: config.listen.port })
-  await admin.listen({ host: config.admin.listen.host, port: config.admin.listen.port })
+  const worker = config.worker.inProcess ? new PairWorker({ config, redisUrl: redis.url, logger, registry }) : undefined
+  const close = async (): Promise<void> => {
+    accepting = false
+    await gateway.close()
+    await shadow?.close()
+    await worker?.close()
+    await admin.close()
+    await watcher.close()
+    stopPrivateRedis(redis.privateServer)
+  }
+
+  try {
+    await listenOn(gateway, config.listen)
+    await listenOn(admin, config.admin.listen)
+  } catch (error) {
+    await close()
+    throw error
+  }
+  // Started once serving is certain: a BullMQ worker closed right after it
+  // started leaves its stalled-job timer running for a whole lock period.
+  worker?.start()
 
   return {
     gatewayUrl: listeningUrl(gateway),
@@ -61,14 +82,7 @@ export async function startShadowramp (options: ServeOptions): Promise<RunningSh
     adminUrl: listeningUrl(admin),
     redisUrl: redis.url,
     watcher,
-    close: async () => {
-      accepting = false
-      await gateway.close()
-      await shadow?.close()
-      await admin.close()
-      await watcher.close()
-      stopPrivateRedis(redis.privateServer)
-    }
+    close
   }
 }
 
@@ -85,6 +99,17 @@ function createWatcher (config: Readonly<Config>, redisUrl: string, logger: Logg
     onPercentage: (route, percentage) => metrics.percentage.set({ route }, percentage),
     onRedisState: (reachable) => metrics.redisUp.set(reachable ? 1 : 0)
   })
+}
+
+/** Listens, turning the usual failures into one clear line. */
+export async function listenOn (app: FastifyInstance, address: { host: string, port: number }): Promise<void> {
+  try {
+    await app.listen({ host: address.host, port: address.port })
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    const why = code === 'EADDRINUSE' ? 'another process uses that address' : code === 'EACCES' ? 'permission denied' : (error as Error).message
+    throw new SR_ERR_LISTEN(`${address.host}:${address.port}`, why, { cause: error })
+  }
 }
 
 export function listeningUrl (app: FastifyInstance): string {

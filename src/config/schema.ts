@@ -195,6 +195,20 @@ export const configSchema = z.strictObject({
     /** How long a batch's bodies are kept in Redis when no worker takes them. */
     retentionMs: positiveMs.default(24 * 60 * 60 * 1_000)
   }).prefault({}),
+  /** The diff workers. */
+  worker: z.strictObject({
+    /** Run a diff worker inside `serve` as well (the demo does); production runs `shadowramp worker`. */
+    inProcess: z.boolean({ error: 'true or false' }).default(false),
+    /** Batches judged at once per worker process. */
+    concurrency: z.number({ error: 'a number of batches' }).int().min(1, 'at least 1 batch').default(1),
+    /**
+     * How long a worker holds a batch before another may take it over; a
+     * killed worker's batch is retried after about this long.
+     */
+    lockMs: positiveMs.default(30_000),
+    /** Where `shadowramp worker` answers /healthz and /metrics. */
+    listen: listenSchema.default({ host: '127.0.0.1', port: 9091 })
+  }).prefault({}),
   /** Largest request body accepted and buffered (bytes). */
   maxRequestBodyBytes: byteCount.default(1024 * 1024),
   routes: z.array(routeSchema, { error: 'a list of routes' })

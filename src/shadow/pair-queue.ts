@@ -59,6 +59,11 @@ export class PairQueue {
     await waitUntilReady(redis, waitMs)
   }
 
+  /** The connection, for other small writes of the shadow side. */
+  get redis (): Redis | undefined {
+    return this.#redis
+  }
+
   state (): QueueState {
     if (this.#queue === undefined || this.#redis?.status !== 'ready') return 'redis-unreachable'
 

@@ -24,7 +24,8 @@ export interface Pair {
   baselineRepeat?: CapturedResponse
   /**
    * Status and body bytes of both answers were equal: the bodies were left
-   * out, and the worker records the pair without decoding anything.
+   * out (the baseline's is kept when a repeat needs it), and the worker
+   * records the pair without decoding anything.
    */
   bodiesIdentical: boolean
 }

@@ -5,7 +5,7 @@ import type { LiveTap, Mirror } from '../gateway/mirror.js'
 import { Upstream, type BackendName, type UpstreamRequest, type UpstreamResponse } from '../gateway/upstream.js'
 import type { Logger } from '../telemetry/logger.js'
 import { BodyCapture, readInto, tapStream } from './body-capture.js'
-import { MirrorPolicy } from './mirror-policy.js'
+import { MirrorPolicy, type RateChange } from './mirror-policy.js'
 import type { CapturedRequest, CapturedResponse, Pair } from './pair.js'
 import { createRedactor, type Redactor } from './redaction.js'
 import type { DropReason, ShadowMetrics } from './shadow-metrics.js'
@@ -31,6 +31,8 @@ export interface ShadowMirrorOptions {
   sink: PairSink
   metrics: ShadowMetrics
   logger: Logger
+  /** Told whenever a route's budget guard changes the rate it allows. */
+  onRateChange?: (route: string, change: RateChange) => void
   now?: () => number
 }
 
@@ -79,7 +81,9 @@ export class ShadowMirror implements Mirror {
   #createRoute (route: RouteConfig, config: MirrorConfig): ShadowRoute {
     const pool = { timeoutMs: config.timeoutMs, connections: config.maxInFlight }
     const stickyHeader = route.stickyKey.startsWith('header:') ? route.stickyKey.slice('header:'.length).toLowerCase() : undefined
-    const onRateChange = ({ factor, reason }: { factor: number, reason: string }): void => {
+    const onRateChange = (change: RateChange): void => {
+      const { factor, reason } = change
+      this.#options.onRateChange?.(route.name, change)
       this.#options.metrics.rateFactor.set({ route: route.name }, factor)
       this.#options.logger.warn({ route: route.name, factor, reason }, `shadow rate of ${route.name} at ${Math.round(factor * 1000) / 10}% of its sample rate: ${reason}`)
     }
@@ -176,7 +180,9 @@ export class ShadowMirror implements Mirror {
       capturedAt: parts.capturedAt,
       live,
       request: captureRequest(parts.request, route),
-      baseline: storedResponse(baseline, route.redactor, bodiesIdentical),
+      // With a repeat, the worker compares the baseline's two answers, so
+      // the first one keeps its body even when the candidate's was equal.
+      baseline: storedResponse(baseline, route.redactor, bodiesIdentical && baselineRepeat === undefined),
       candidate: storedResponse(candidate, route.redactor, bodiesIdentical),
       ...(baselineRepeat === undefined ? {} : { baselineRepeat: storedResponse(baselineRepeat, route.redactor, false) }),
       bodiesIdentical

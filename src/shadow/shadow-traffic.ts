@@ -1,3 +1,4 @@
+import { hostname } from 'node:os'
 import type { Registry } from 'prom-client'
 import type { Config } from '../config/schema.js'
 import type { Keys } from '../store/keys.js'
@@ -6,6 +7,8 @@ import { PairBatcher } from './pair-batcher.js'
 import { PairQueue } from './pair-queue.js'
 import { createShadowMetrics } from './shadow-metrics.js'
 import { ShadowMirror } from './shadow-mirror.js'
+import type { RateChange } from './mirror-policy.js'
+import { writeShadowGuard } from '../store/shadow-guard.js'
 
 export interface ShadowTraffic {
   mirror: ShadowMirror
@@ -32,7 +35,14 @@ export async function startShadowTraffic (config: Readonly<Config>, options: { r
     onDropped: (route, reason) => metrics.dropped.inc({ route, reason }),
     onPendingBytes: (bytes) => metrics.pendingBytes.set(bytes)
   }, logger)
-  const mirror = new ShadowMirror({ routes: config.routes, maxBodyBytes: config.shadow.maxBodyBytes, sink: batcher, metrics, logger })
+  const gateway = `${hostname()}:${process.pid}`
+  const onRateChange = (route: string, { factor, reason }: RateChange): void => {
+    const redis = queue.redis
+    if (redis?.status !== 'ready') return
+    // Only for the report; a lost write is repaired by the next change.
+    writeShadowGuard(redis, options.keys, route, { factor, reason, since: Date.now(), gateway }).catch(() => {})
+  }
+  const mirror = new ShadowMirror({ routes: config.routes, maxBodyBytes: config.shadow.maxBodyBytes, sink: batcher, metrics, logger, onRateChange })
   await queue.start(options.redisUrl)
 
   return {

@@ -1,8 +1,10 @@
 /**
  * Every Redis key and channel name shadowramp uses, in one place.
  *
- * Keys are hash-tagged (`{namespace}` for shared state) so that the keys a
- * single operation touches land on one slot of a Redis Cluster.
+ * Keys are hash-tagged so that the keys a single operation touches land on
+ * one slot of a Redis Cluster: `{namespace}` for shared state and the
+ * queue, `{namespace:route}` for a route's figures, so routes spread over
+ * the cluster's nodes.
  */
 export interface Keys {
   namespace: string
@@ -18,6 +20,16 @@ export interface Keys {
   pairBatch: (batchId: string) => string
   /** Hash: route → JSON of the shadow budget guard's state, written by each gateway. */
   shadowGuard: string
+  /** Hash: a route's diff figures for one time bucket. */
+  diffBucket: (route: string, bucket: number) => string
+  /** List: recent example pairs of one path and kind of divergence, newest first. */
+  diffExamples: (route: string, kind: string, path: string) => string
+  /** String: set once a batch's pairs of a route are counted, so a retry is not. */
+  countedMark: (route: string, batchId: string) => string
+  /** Hash: samples, and per class and path how often two baseline answers differed there. */
+  noiseModel: (route: string) => string
+  /** Hash: ignore rule pattern → JSON of a person's decision to accept or reject it. */
+  ignoreRules: (route: string) => string
 }
 
 export function createKeys (namespace: string): Keys {
@@ -30,11 +42,17 @@ export function createKeys (namespace: string): Keys {
     queuePrefix: shared,
     pairQueue: 'pairs',
     pairBatch: (batchId) => `${shared}:pair-batch:${batchId}`,
-    shadowGuard: `${shared}:shadow:guard`
+    shadowGuard: `${shared}:shadow:guard`,
+    // A route's figures share one slot, so one script can update them all.
+    diffBucket: (route, bucket) => `{${namespace}:${route}}:diff:${bucket}`,
+    diffExamples: (route, kind, path) => `{${namespace}:${route}}:examples:${kind}:${path}`,
+    countedMark: (route, batchId) => `{${namespace}:${route}}:counted:${batchId}`,
+    noiseModel: (route) => `{${namespace}:${route}}:noise`,
+    ignoreRules: (route) => `{${namespace}:${route}}:ignore-rules`
   }
 }
 
 /** The pattern matching every key of a namespace, for SCAN. */
 export function namespacePattern (namespace: string): string {
-  return `{${namespace}}*`
+  return `{${namespace}[}:]*`
 }

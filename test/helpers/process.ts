@@ -13,38 +13,20 @@ export interface GatewayProcess {
   stop: (signal?: NodeJS.Signals) => Promise<number | null>
 }
 
+export interface WorkerProcess {
+  child: ChildProcess
+  metricsUrl: string
+  logs: Array<Record<string, unknown>>
+  stop: (signal?: NodeJS.Signals) => Promise<number | null>
+}
+
 /**
  * Runs `shadowramp serve` from dist/ as its own process with the given
  * configuration, and resolves once it logs the addresses it serves on.
  */
 export async function spawnGateway (config: object, env: Record<string, string> = {}): Promise<GatewayProcess> {
-  const dir = mkdtempSync(join(tmpdir(), 'sr-gateway-'))
-  const file = join(dir, 'config.yaml')
-  writeFileSync(file, stringify(config))
-  const child = spawn(process.execPath, ['dist/cli/main.js', 'serve', '--config', file], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  const logs: Array<Record<string, unknown>> = []
-  let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
-
-  const serving = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    let buffered = ''
-    const timer = setTimeout(() => reject(new Error(`gateway did not start: ${stderr}`)), 20_000)
-    child.once('exit', (code) => { clearTimeout(timer); reject(new Error(`gateway exited with ${code}: ${stderr}`)) })
-    child.stdout?.on('data', (chunk: Buffer) => {
-      buffered += chunk.toString()
-      const lines = buffered.split('\n')
-      buffered = lines.pop() ?? ''
-      for (const line of lines) {
-        const entry = JSON.parse(line) as Record<string, unknown>
-        logs.push(entry)
-        if (entry.msg === 'shadowramp serving') { clearTimeout(timer); resolve(entry) }
-      }
-    })
-  })
-  child.removeAllListeners('exit')
+  const { child, logs, ready } = spawnCommand('serve', config, env, 'shadowramp serving')
+  const serving = await ready
 
   return {
     child,
@@ -53,6 +35,48 @@ export async function spawnGateway (config: object, env: Record<string, string> 
     logs,
     stop: async (signal = 'SIGTERM') => await stopProcess(child, signal)
   }
+}
+
+/** Runs `shadowramp worker` from dist/ as its own process. */
+export async function spawnWorker (config: object, env: Record<string, string> = {}): Promise<WorkerProcess> {
+  const { child, logs, ready } = spawnCommand('worker', config, env, 'diff worker running')
+  const running = await ready
+
+  return { child, metricsUrl: running.metrics as string, logs, stop: async (signal = 'SIGTERM') => await stopProcess(child, signal) }
+}
+
+/** Starts a command with its configuration written to a file; `ready` resolves on the log line named. */
+function spawnCommand (command: string, config: object, env: Record<string, string>, readyMessage: string): { child: ChildProcess, logs: Array<Record<string, unknown>>, ready: Promise<Record<string, unknown>> } {
+  const dir = mkdtempSync(join(tmpdir(), `sr-${command}-`))
+  const file = join(dir, 'config.yaml')
+  // The ready line is logged at info.
+  writeFileSync(file, stringify({ ...config, log: { ...(config as { log?: object }).log, level: 'info', requests: false } }))
+  const child = spawn(process.execPath, ['dist/cli/main.js', command, '--config', file], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  const logs: Array<Record<string, unknown>> = []
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => { stderr += chunk.toString() })
+
+  const ready = new Promise<Record<string, unknown>>((resolve, reject) => {
+    let buffered = ''
+    const timer = setTimeout(() => reject(new Error(`${command} did not start: ${stderr}`)), 20_000)
+    const onExit = (code: number | null): void => { clearTimeout(timer); reject(new Error(`${command} exited with ${code}: ${stderr}`)) }
+    child.once('exit', onExit)
+    child.stdout?.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString()
+      const lines = buffered.split('\n')
+      buffered = lines.pop() ?? ''
+      for (const line of lines) {
+        const entry = JSON.parse(line) as Record<string, unknown>
+        logs.push(entry)
+        if (entry.msg === readyMessage) { clearTimeout(timer); child.off('exit', onExit); resolve(entry) }
+      }
+    })
+  })
+
+  return { child, logs, ready }
 }
 
 export async function stopProcess (child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {

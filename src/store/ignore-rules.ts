@@ -1,0 +1,25 @@
+import type { Redis } from 'ioredis'
+import type { Keys } from './keys.js'
+
+/** A person's answer to a suggested ignore rule. */
+export interface IgnoreRuleDecision {
+  rule: 'ignorePaths' | 'ignoreHeaders'
+  pattern: string
+  decision: 'accepted' | 'rejected'
+  at: number
+  actor: string
+}
+
+export async function decideIgnoreRule (redis: Redis, keys: Keys, route: string, decision: IgnoreRuleDecision): Promise<void> {
+  await redis.hset(keys.ignoreRules(route), `${decision.rule}:${decision.pattern}`, JSON.stringify(decision))
+}
+
+export async function forgetIgnoreRule (redis: Redis, keys: Keys, route: string, rule: string, pattern: string): Promise<boolean> {
+  return await redis.hdel(keys.ignoreRules(route), `${rule}:${pattern}`) === 1
+}
+
+export async function readIgnoreRules (redis: Redis, keys: Keys, route: string): Promise<IgnoreRuleDecision[]> {
+  const fields = await redis.hgetall(keys.ignoreRules(route))
+
+  return Object.values(fields).map((encoded) => JSON.parse(encoded) as IgnoreRuleDecision)
+}

@@ -1,0 +1,68 @@
+import { spawnSync } from 'node:child_process'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { stringify } from 'yaml'
+import { recordPairs, type PairRecord } from '../../src/store/diff-aggregates.js'
+import { decideIgnoreRule } from '../../src/store/ignore-rules.js'
+import { createKeys } from '../../src/store/keys.js'
+import { writeShadowGuard } from '../../src/store/shadow-guard.js'
+import { dropNamespace, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
+
+function record (verdict: PairRecord['verdict'], extra: Partial<PairRecord> = {}): PairRecord {
+  return { capturedAt: Date.now(), verdict, differences: [], ignored: [], noise: [], baselineLatencyMs: 4, candidateLatencyMs: 40, ...extra }
+}
+
+t.test('shadowramp report prints each route for people, and as JSON for scripts', async (t) => {
+  const redisUrl = await testRedisUrl()
+  const namespace = uniqueNamespace('report')
+  const keys = createKeys(namespace)
+  const redis = new Redis(redisUrl)
+  t.teardown(async () => { redis.disconnect(); await dropNamespace(redisUrl, namespace) })
+
+  const records = [
+    ...Array.from({ length: 90 }, () => record('identical')),
+    ...Array.from({ length: 6 }, () => record('diverging', { differences: [{ path: 'items[*].price', kind: 'changed' }] })),
+    record('status-mismatch', { statuses: { baseline: 200, candidate: 404 } }),
+    record('noise-only', { noise: ['generatedAt'], noiseSample: [{ path: 'generatedAt', noiseClass: 'value' }] }),
+    record('noise-only', { noise: ['generatedAt'], noiseSample: [{ path: 'generatedAt', noiseClass: 'value' }] }),
+    record('noise-only', { noise: ['generatedAt'], noiseSample: [{ path: 'generatedAt', noiseClass: 'value' }] }),
+    record('not-comparable', { notComparable: 'candidate body is not JSON' })
+  ]
+  await recordPairs(redis, keys, 'feed', 'b1', records)
+  await writeShadowGuard(redis, keys, 'feed', { factor: 0.25, reason: '9 failed and 0 slow of 10 shadow requests in the last second', since: Date.now(), gateway: 'host:1' })
+  await decideIgnoreRule(redis, keys, 'feed', { rule: 'ignorePaths', pattern: 'generatedAt', decision: 'rejected', at: Date.now(), actor: 'test' })
+
+  const dir = mkdtempSync(join(tmpdir(), 'sr-report-'))
+  const file = join(dir, 'config.yaml')
+  writeFileSync(file, stringify({
+    redis: { url: redisUrl, namespace },
+    routes: [{ name: 'feed', paths: ['/feed'], baseline: { url: 'http://127.0.0.1:1' }, candidate: { url: 'http://127.0.0.1:2' } }]
+  }))
+  const run = (...args: string[]) => spawnSync(process.execPath, ['dist/cli/main.js', 'report', ...args, '--config', file], { encoding: 'utf8', timeout: 20_000 })
+
+  const text = run('feed', '--since', '5m')
+  t.equal(text.status, 0, text.stderr)
+  t.match(text.stdout, /^feed — last 5m/)
+  t.match(text.stdout, /divergence {3}7\.00% \(7 of 100 compared\)/)
+  t.match(text.stdout, /pairs {8}101: identical 90 · diverging 6 · status mismatch 1 · noise only 3 · not comparable 1/)
+  t.match(text.stdout, /diverging fields\n\s+6 {2}changed\s+items\[\*\]\.price/)
+  t.match(text.stdout, /200 → 404/)
+  t.match(text.stdout, /candidate body is not JSON/)
+  t.match(text.stdout, /ignorePaths: generatedAt {2}\(rejected\)/)
+  t.match(text.stdout, /shadow backed off\n\s+host:1: 25\.00% of the sample rate since .*: 9 failed and 0 slow/)
+
+  const json = run('--json')
+  t.equal(json.status, 0, json.stderr)
+  const [feed] = JSON.parse(json.stdout) as Array<Record<string, unknown>>
+  t.match(feed, { route: 'feed', pairs: 101, compared: 100, diverging: 6, statusMismatch: 1, noiseOnly: 3, notComparable: 1 })
+
+  const unknown = run('nonsense')
+  t.equal(unknown.status, 1)
+  t.match(unknown.stderr, /shadowramp: unknown route nonsense/)
+  const badSince = run('--since', 'yesterday')
+  t.equal(badSince.status, 2)
+  t.match(badSince.stderr, /--since wants a duration such as 30s, 10m, 1h or 2d, got yesterday/)
+})
