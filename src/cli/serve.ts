@@ -5,7 +5,7 @@ import { buildAdminServer } from '../admin/admin-server.js'
 import type { Config } from '../config/schema.js'
 import { SR_ERR_LISTEN } from '../errors.js'
 import { buildGateway } from '../gateway/gateway.js'
-import { startShadowTraffic } from '../shadow/shadow-traffic.js'
+import { startShadowTraffic, type PairSinkFactory } from '../shadow/shadow-traffic.js'
 import { PairWorker } from '../worker/pair-worker.js'
 import { createKeys } from '../store/keys.js'
 import { resolveRedis } from '../store/redis-bootstrap.js'
@@ -19,6 +19,8 @@ export interface ServeOptions {
   /** Redis URL given explicitly (REDIS_URL or the file); otherwise one is found or started. */
   redisUrl?: string | undefined
   logRequests?: boolean
+  /** Where finished pairs go instead of the batched queue; for benchmarks. */
+  createPairSink?: PairSinkFactory
 }
 
 export interface RunningShadowramp {
@@ -46,7 +48,7 @@ export async function startShadowramp (options: ServeOptions): Promise<RunningSh
 
   await watcher.start()
   metrics.redisUp.set(watcher.health().reachable ? 1 : 0)
-  const shadow = await startShadowTraffic(config, { redisUrl: redis.url, keys: createKeys(config.redis.namespace), registry, logger })
+  const shadow = await startShadowTraffic(config, { redisUrl: redis.url, keys: createKeys(config.redis.namespace), registry, logger, createSink: options.createPairSink })
   const gateway = buildGateway({ config, percentages: watcher, metrics, logger, logRequests: options.logRequests ?? config.log.requests, mirror: shadow?.mirror })
   const admin = buildAdminServer({
     logger,

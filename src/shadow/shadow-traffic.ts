@@ -6,7 +6,7 @@ import type { Logger } from '../telemetry/logger.js'
 import { PairBatcher } from './pair-batcher.js'
 import { PairQueue } from './pair-queue.js'
 import { createShadowMetrics } from './shadow-metrics.js'
-import { ShadowMirror } from './shadow-mirror.js'
+import { ShadowMirror, type PairSink } from './shadow-mirror.js'
 import type { RateChange } from './mirror-policy.js'
 import { writeShadowGuard } from '../store/shadow-guard.js'
 
@@ -14,6 +14,20 @@ export interface ShadowTraffic {
   mirror: ShadowMirror
   batcher: PairBatcher
   close: () => Promise<void>
+}
+
+/**
+ * Replaces where finished pairs go, for benchmarks that measure the
+ * batched queue against other designs. Production leaves it unset.
+ */
+export type PairSinkFactory = (defaultSink: PairSink) => PairSink
+
+export interface ShadowTrafficOptions {
+  redisUrl: string
+  keys: Keys
+  registry: Registry
+  logger: Logger
+  createSink?: PairSinkFactory
 }
 
 /** How long shutdown waits for the last batches to reach Redis. */
@@ -24,7 +38,7 @@ const drainMs = 2_000
  * batcher that gathers pairs, and the queue they are written to. Undefined
  * when no route mirrors anything.
  */
-export async function startShadowTraffic (config: Readonly<Config>, options: { redisUrl: string, keys: Keys, registry: Registry, logger: Logger }): Promise<ShadowTraffic | undefined> {
+export async function startShadowTraffic (config: Readonly<Config>, options: ShadowTrafficOptions): Promise<ShadowTraffic | undefined> {
   if (!config.routes.some((route) => route.mirror !== undefined)) return undefined
 
   const logger = options.logger.child({ side: 'shadow' })
@@ -42,7 +56,8 @@ export async function startShadowTraffic (config: Readonly<Config>, options: { r
     // Only for the report; a lost write is repaired by the next change.
     writeShadowGuard(redis, options.keys, route, { factor, reason, since: Date.now(), gateway }).catch(() => {})
   }
-  const mirror = new ShadowMirror({ routes: config.routes, maxBodyBytes: config.shadow.maxBodyBytes, sink: batcher, metrics, logger, onRateChange })
+  const sink = options.createSink?.(batcher) ?? batcher
+  const mirror = new ShadowMirror({ routes: config.routes, maxBodyBytes: config.shadow.maxBodyBytes, sink, metrics, logger, onRateChange })
   await queue.start(options.redisUrl)
 
   return {
