@@ -78,3 +78,5 @@ export const SR_ERR_BAD_PERCENTAGE = defineError(
   'SR_ERR_BAD_PERCENTAGE', 'percentage must be a number from 0 to 100 in steps of 0.01, got %s', 400)
 export const SR_ERR_LISTEN = defineError(
   'SR_ERR_LISTEN', 'cannot listen on %s: %s')
+export const SR_ERR_ACTION_REFUSED = defineError(
+  'SR_ERR_ACTION_REFUSED', 'route %s cannot do that: %s', 409)

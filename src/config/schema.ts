@@ -1,5 +1,6 @@
 import { z } from 'zod'
 import { compareSchema } from './compare-schema.js'
+import { planSchema } from './plan-schema.js'
 
 /*
  * The whole configuration, its defaults and its units, in one place.
@@ -144,7 +145,9 @@ export const routeSchema = z.strictObject({
   /** Shadow traffic; off when absent. */
   mirror: mirrorSchema.optional(),
   /** How the diff workers normalize both answers before calling them different. */
-  compare: compareSchema.prefault({})
+  compare: compareSchema.prefault({}),
+  /** The automatic ramp; without one, the percentage moves only by hand. */
+  plan: planSchema.optional()
 })
 
 const listenSchema = z.strictObject({
@@ -158,7 +161,20 @@ export const configSchema = z.strictObject({
   listen: listenSchema.default({ host: '127.0.0.1', port: 8080 }),
   /** The admin listener: health, readiness, metrics, and the admin API. */
   admin: z.strictObject({
-    listen: listenSchema.default({ host: '127.0.0.1', port: 9090 })
+    listen: listenSchema.default({ host: '127.0.0.1', port: 9090 }),
+    /**
+     * Bearer tokens of the admin API: `read` sees everything, `operator`
+     * may also change rollouts. Put the secrets in the environment:
+     * `token: ${SHADOWRAMP_OPERATOR_TOKEN}`.
+     */
+    tokens: z.array(z.strictObject({
+      /** Shown in logs and history instead of the token. */
+      name: z.string({ error: 'a token name' }).regex(/^[A-Za-z0-9_.@-]{1,64}$/, 'a token name of letters, digits, _ . @ and -'),
+      token: z.string({ error: 'a token of at least 16 characters' }).min(16, 'a token of at least 16 characters'),
+      role: z.enum(['read', 'operator'], { error: 'read or operator' })
+    }), { error: 'a list of tokens' }).default([]),
+    /** Changes one operator token may make a minute; more get 429. */
+    operatorActionsPerMinute: z.number({ error: 'a number of actions' }).int().min(1, 'at least 1 action').default(30)
   }).prefault({}),
   redis: z.strictObject({
     url: z.string({ error: 'a redis:// URL' })
@@ -194,6 +210,21 @@ export const configSchema = z.strictObject({
     maxQueueDepth: z.number({ error: 'a number of batches' }).int().min(1, 'at least 1 batch').default(2_000),
     /** How long a batch's bodies are kept in Redis when no worker takes them. */
     retentionMs: positiveMs.default(24 * 60 * 60 * 1_000)
+  }).prefault({}),
+  /** Called on every promotion, rollback, pause and deadline. */
+  notifications: z.strictObject({
+    /** Receives a JSON POST with `text` (for chat tools) and the change's details. */
+    webhookUrl: httpUrl.optional(),
+    timeoutMs: positiveMs.default(2_000)
+  }).prefault({}),
+  /** The rollout controller that ramps routes with a plan. */
+  controller: z.strictObject({
+    /** Take part in deciding (one process decides at a time). */
+    enabled: z.boolean({ error: 'true or false' }).default(true),
+    /** The leader's lock expires after this; another process takes over within it. */
+    leaseMs: positiveMs.default(10_000),
+    /** How often routes are looked at; each route is analysed at its plan's interval. */
+    tickMs: positiveMs.default(1_000)
   }).prefault({}),
   /** The diff workers. */
   worker: z.strictObject({

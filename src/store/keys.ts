@@ -12,6 +12,12 @@ export interface Keys {
   rolloutState: string
   /** Channel: a route name is published whenever its rollout state changes. */
   rolloutChanges: string
+  /** List: a route's rollout history, newest first, bounded. */
+  rolloutHistory: (route: string) => string
+  /** String: the id of the process whose controller decides, with an expiry. */
+  controllerLeader: string
+  /** Hash: a route's live figures for one time bucket, added up by every gateway. */
+  liveBucket: (route: string, bucket: number) => string
   /** BullMQ prefix of the queue of pairs (keys `{namespace}:<queue>:…`). */
   queuePrefix: string
   /** Name of the BullMQ queue carrying batches of pairs. */
@@ -39,6 +45,10 @@ export function createKeys (namespace: string): Keys {
     namespace,
     rolloutState: `${shared}:rollout:state`,
     rolloutChanges: `${shared}:rollout:changes`,
+    // Same slot as the state hash: both are written by one script.
+    rolloutHistory: (route) => `${shared}:rollout:history:${route}`,
+    controllerLeader: `${shared}:controller:leader`,
+    liveBucket: (route, bucket) => `{${namespace}:${route}}:live:${bucket}`,
     queuePrefix: shared,
     pairQueue: 'pairs',
     pairBatch: (batchId) => `${shared}:pair-batch:${batchId}`,
