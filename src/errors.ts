@@ -80,3 +80,29 @@ export const SR_ERR_LISTEN = defineError(
   'SR_ERR_LISTEN', 'cannot listen on %s: %s')
 export const SR_ERR_ACTION_REFUSED = defineError(
   'SR_ERR_ACTION_REFUSED', 'route %s cannot do that: %s', 409)
+export const SR_ERR_TOKEN_MISSING = defineError(
+  'SR_ERR_TOKEN_MISSING', 'the admin API needs a bearer token: send "Authorization: Bearer <token>" with a token from admin.tokens', 401)
+export const SR_ERR_TOKEN_UNKNOWN = defineError(
+  'SR_ERR_TOKEN_UNKNOWN', 'the bearer token is not one of admin.tokens', 401)
+export const SR_ERR_NO_TOKENS = defineError(
+  'SR_ERR_NO_TOKENS', 'the admin API has no tokens configured, so it refuses every request: add admin.tokens to the configuration, e.g. `tokens: [{ name: alice, token: "${SHADOWRAMP_OPERATOR_TOKEN}", role: operator }]` (roles: read, operator; tokens of at least 16 characters)', 401)
+export const SR_ERR_READ_ONLY_TOKEN = defineError(
+  'SR_ERR_READ_ONLY_TOKEN', 'token %s has the read role; %s needs an operator token', 403)
+export const SR_ERR_RATE_LIMITED = defineError(
+  'SR_ERR_RATE_LIMITED', 'token %s made %s changes in the last minute, the most admin.operatorActionsPerMinute allows; retry in %s s', 429)
+export const SR_ERR_BAD_REQUEST = defineError(
+  'SR_ERR_BAD_REQUEST', 'bad request: %s', 400)
+export const SR_ERR_BAD_DURATION = defineError(
+  'SR_ERR_BAD_DURATION', '%s wants a duration such as 30s, 10m, 1h or 1d, at most %s, got %s', 400)
+export const SR_ERR_NOT_FOUND = defineError(
+  'SR_ERR_NOT_FOUND', 'the admin API has no %s %s; GET /api/openapi.json lists what it has', 404)
+export const SR_ERR_UNKNOWN_IGNORE_RULE = defineError(
+  'SR_ERR_UNKNOWN_IGNORE_RULE', 'route %s has no decision on %s %s', 404)
+export const SR_ERR_STATE_UNAVAILABLE = defineError(
+  'SR_ERR_STATE_UNAVAILABLE', 'rollout state is unavailable: %s', 503)
+export const SR_ERR_ADMIN_UNREACHABLE = defineError(
+  'SR_ERR_ADMIN_UNREACHABLE', 'cannot reach the admin API at %s (%s); is `shadowramp serve` running there? Point --admin or SHADOWRAMP_ADMIN_URL at its admin listener')
+export const SR_ERR_ADMIN_ANSWER = defineError(
+  'SR_ERR_ADMIN_ANSWER', '%s (HTTP %s, %s)%s')
+export const SR_ERR_ADMIN_FAILED = defineError(
+  'SR_ERR_ADMIN_FAILED', 'the admin API failed; its log has the details', 500)

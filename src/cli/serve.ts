@@ -5,8 +5,12 @@ import { buildAdminServer } from '../admin/admin-server.js'
 import type { Config } from '../config/schema.js'
 import { SR_ERR_LISTEN } from '../errors.js'
 import { buildGateway } from '../gateway/gateway.js'
+import { LiveCounter } from '../gateway/live-counter.js'
+import { LiveFlusher } from '../gateway/live-flusher.js'
 import { startShadowTraffic, type PairSinkFactory } from '../shadow/shadow-traffic.js'
 import { PairWorker } from '../worker/pair-worker.js'
+import { RolloutController } from '../rollout/controller.js'
+import { createWebhookNotifier } from '../rollout/notifier.js'
 import { createKeys } from '../store/keys.js'
 import { resolveRedis } from '../store/redis-bootstrap.js'
 import { RolloutWatcher } from '../store/rollout-watcher.js'
@@ -49,19 +53,27 @@ export async function startShadowramp (options: ServeOptions): Promise<RunningSh
   await watcher.start()
   metrics.redisUp.set(watcher.health().reachable ? 1 : 0)
   const shadow = await startShadowTraffic(config, { redisUrl: redis.url, keys: createKeys(config.redis.namespace), registry, logger, createSink: options.createPairSink })
-  const gateway = buildGateway({ config, percentages: watcher, metrics, logger, logRequests: options.logRequests ?? config.log.requests, mirror: shadow?.mirror })
+  const counter = new LiveCounter()
+  const flusher = new LiveFlusher(counter, createKeys(config.redis.namespace))
+  flusher.start(redis.url)
+  const gateway = buildGateway({ config, percentages: watcher, metrics, logger, logRequests: options.logRequests ?? config.log.requests, mirror: shadow?.mirror, counter })
   const admin = buildAdminServer({
     logger,
     registry,
-    readiness: () => ({ accepting, redis: watcher.health(), percentages: Object.fromEntries(watcher.percentages()) })
+    readiness: () => ({ accepting, redis: watcher.health(), percentages: Object.fromEntries(watcher.percentages()) }),
+    config,
+    redisUrl: redis.url
   })
 
   const worker = config.worker.inProcess ? new PairWorker({ config, redisUrl: redis.url, logger, registry }) : undefined
+  const controller = config.controller.enabled ? createController(config, redis.url, logger) : undefined
   const close = async (): Promise<void> => {
     accepting = false
     await gateway.close()
+    await flusher.close()
     await shadow?.close()
     await worker?.close()
+    await controller?.close()
     await admin.close()
     await watcher.close()
     stopPrivateRedis(redis.privateServer)
@@ -77,6 +89,7 @@ export async function startShadowramp (options: ServeOptions): Promise<RunningSh
   // Started once serving is certain: a BullMQ worker closed right after it
   // started leaves its stalled-job timer running for a whole lock period.
   worker?.start()
+  await controller?.start()
 
   return {
     gatewayUrl: listeningUrl(gateway),
@@ -86,6 +99,12 @@ export async function startShadowramp (options: ServeOptions): Promise<RunningSh
     watcher,
     close
   }
+}
+
+function createController (config: Readonly<Config>, redisUrl: string, logger: Logger): RolloutController {
+  const notifier = createWebhookNotifier(config.notifications.webhookUrl, config.notifications.timeoutMs, logger)
+
+  return new RolloutController({ config, redisUrl, keys: createKeys(config.redis.namespace), logger: logger.child({ part: 'controller' }), notifier })
 }
 
 function createWatcher (config: Readonly<Config>, redisUrl: string, logger: Logger, metrics: ReturnType<typeof createGatewayMetrics>): RolloutWatcher {

@@ -48,6 +48,7 @@ export function parseConfig (text: string, file: string, env: Env = {}): Readonl
     problems.push({ file, ...locate(path), path: formatPath(path), expected: `environment variable ${name} to be set`, found: 'it unset' })
   })
   applyEnvOverrides(raw, env)
+  dropExtensionKeys(raw)
 
   const result = configSchema.safeParse(raw, { reportInput: true })
   if (!result.success) {
@@ -131,6 +132,18 @@ function applyEnvOverrides (raw: unknown, env: Env): void {
       const backend = route[side]
       route[side] = { ...(backend !== null && typeof backend === 'object' ? backend : {}), url }
     }
+  }
+}
+
+/**
+ * Top-level keys starting with `x-` hold YAML anchors to reuse (a shared
+ * plan, say), as in docker-compose files; they are not options.
+ */
+function dropExtensionKeys (raw: unknown): void {
+  if (raw === null || typeof raw !== 'object') return
+
+  for (const key of Object.keys(raw)) {
+    if (key.startsWith('x-')) delete (raw as Record<string, unknown>)[key]
   }
 }
 

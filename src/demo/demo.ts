@@ -2,6 +2,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Redis } from 'ioredis'
 import { loadConfig } from '../config/load.js'
+import type { Config } from '../config/schema.js'
 import { startShadowramp, type RunningShadowramp } from '../cli/serve.js'
 import { dropNamespace } from '../store/namespace.js'
 import { resolveRedis } from '../store/redis-bootstrap.js'
@@ -28,7 +29,7 @@ export async function runDemo (_args: string[]): Promise<number> {
     const redis = await resolveRedis(process.env.REDIS_URL ?? config.redis.url, logger)
     await startFresh(redis.url, config.redis.namespace, logger)
     running = await startShadowramp({ config, logger, redisUrl: redis.url, logRequests: false })
-    printBanner(running, backends)
+    printBanner(running, backends, config)
     await untilInterrupted()
   } finally {
     await running?.close()
@@ -49,13 +50,16 @@ async function startFresh (redisUrl: string, namespace: string, logger: Logger):
   }
 }
 
-function printBanner (running: RunningShadowramp, backends: DemoBackends): void {
+function printBanner (running: RunningShadowramp, backends: DemoBackends, config: Readonly<Config>): void {
   const gateway = running.gatewayUrl
+  const admin = running.adminUrl
+  const operator = demoToken(config, 'operator', 'SHADOWRAMP_OPERATOR_TOKEN')
+  const reader = demoToken(config, 'read', 'SHADOWRAMP_READ_TOKEN')
   const lines = [
     '',
     'shadowramp demo is running',
     `  gateway    ${gateway}          live traffic, split between the two backends`,
-    `  admin      ${running.adminUrl}          /readyz, /metrics`,
+    `  admin      ${admin}          /readyz, /metrics, the admin API under /api`,
     `  baseline   ${backends.baselineUrl}   json-server 0.17.4`,
     `  candidate  ${backends.candidateUrl}   json-server 1.0.0-beta.3`,
     `  redis      ${running.redisUrl}`,
@@ -63,13 +67,33 @@ function printBanner (running: RunningShadowramp, backends: DemoBackends): void 
     'try:',
     `  curl -i ${gateway}/products/1 -H 'x-user-id: alice'              # see x-served-by`,
     `  curl -i ${gateway}/orders/1001 -H 'x-shadowramp-backend: candidate'  # force a backend`,
-    `  curl ${running.adminUrl}/readyz`,
+    `  curl ${admin}/readyz`,
+    '',
+    'admin API and CLI tokens:',
+    `  operator   ${operator}`,
+    `  read       ${reader}`,
+    `  SHADOWRAMP_TOKEN=${reader} node dist/cli/main.js status --admin ${admin}`,
+    `  SHADOWRAMP_TOKEN=${operator} node dist/cli/main.js set orders 0 --reason 'ids turn into strings' --admin ${admin}`,
+    `  curl -H 'authorization: Bearer ${reader}' ${admin}/api/routes`,
     '',
     'then, in another terminal:  npm run demo:traffic',
     'stop with Ctrl-C',
     ''
   ]
   process.stdout.write(lines.join('\n') + '\n')
+}
+
+/**
+ * A token of the role for the banner: the demo default is printed so a
+ * newcomer can paste it; one set in the environment is a secret, and is
+ * named rather than shown.
+ */
+function demoToken (config: Readonly<Config>, role: 'read' | 'operator', variable: string): string {
+  const token = config.admin.tokens.find((candidate) => candidate.role === role)
+  if (token === undefined) return '(none configured)'
+
+  const fromEnvironment = (process.env[variable] ?? '') !== ''
+  return fromEnvironment ? `"$${variable}"` : token.token
 }
 
 async function untilInterrupted (): Promise<void> {

@@ -5,7 +5,7 @@
  * seconds of who served what.
  *
  * options: --url (default http://127.0.0.1:8080), --rate requests a second
- * (40), --duration seconds (600), --users (1000).
+ * (80), --duration seconds (600), --users (1000).
  */
 import { parseArgs } from 'node:util'
 import { Agent, request } from 'undici'
@@ -14,7 +14,7 @@ import { drawRequest } from './traffic-mix.js'
 const { values } = parseArgs({
   options: {
     url: { type: 'string', default: process.env.SHADOWRAMP_URL ?? 'http://127.0.0.1:8080' },
-    rate: { type: 'string', default: '40' },
+    rate: { type: 'string', default: '80' },
     duration: { type: 'string', default: '600' },
     users: { type: 'string', default: '1000' }
   }

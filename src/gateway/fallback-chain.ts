@@ -10,8 +10,11 @@ export type LiveAnswer =
   | { kind: 'error', error: ShadowrampError }
 
 export interface ChainObserver {
-  /** A backend answered (with any status) after this many seconds. */
-  onBackendAnswered: (backend: BackendName, seconds: number) => void
+  /**
+   * A backend was tried: it answered after `seconds` (with a status that
+   * may count as failed), or failed without an answer (seconds undefined).
+   */
+  onAttempt: (backend: BackendName, failed: boolean, seconds: number | undefined) => void
   /** The chain moved past a backend that failed this way. */
   onFallback: (from: BackendName, reason: FailureKind) => void
 }
@@ -67,11 +70,12 @@ async function attemptUpstream (route: LiveRoute, upstream: Upstream, request: U
   try {
     response = await upstream.request(request)
   } catch (error) {
+    observer.onAttempt(upstream.name, true, undefined)
     return { ok: false, ...upstream.translateError(error) }
   }
 
-  observer.onBackendAnswered(upstream.name, (performance.now() - started) / 1_000)
   const failing = response.statusCode >= 500 || route.failingStatuses.has(response.statusCode)
+  observer.onAttempt(upstream.name, failing, (performance.now() - started) / 1_000)
 
   return failing ? { ok: false, kind: 'status', response } : { ok: true, response }
 }

@@ -12,6 +12,7 @@ import { lastGoodKey, releaseBody, runFallbackChain, type LiveAnswer } from './f
 import type { StoredResponse } from './fallback-content.js'
 import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js'
 import { closeLiveRoute, createLiveRoute, type LiveRoute } from './live-route.js'
+import type { LiveCounter } from './live-counter.js'
 import type { LiveTap, Mirror } from './mirror.js'
 import type { UpstreamRequest, UpstreamResponse } from './upstream.js'
 
@@ -29,6 +30,8 @@ export interface GatewayOptions {
   logRequests?: boolean
   /** Shadow traffic; the live path only ever calls it without waiting. */
   mirror?: Mirror
+  /** Counts the figures the rollout controller judges the candidate by. */
+  counter?: LiveCounter
 }
 
 const proxiedMethods: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
@@ -122,8 +125,14 @@ function createLiveHandler (route: LiveRoute, options: GatewayOptions, forceHead
     const tap = options.mirror?.begin(route.name, upstreamRequest, choice.backend, request.id)
 
     const answer = await runFallbackChain(route, choice.backend, upstreamRequest, {
-      onBackendAnswered: (backend, seconds) => metrics.backendDuration.observe({ route: route.name, backend }, seconds),
-      onFallback: (from, reason) => metrics.fallbacks.inc({ route: route.name, from, reason })
+      onAttempt: (backend, failed, seconds) => {
+        if (seconds !== undefined) metrics.backendDuration.observe({ route: route.name, backend }, seconds)
+        options.counter?.attempted(route.name, backend, failed, seconds)
+      },
+      onFallback: (from, reason) => {
+        metrics.fallbacks.inc({ route: route.name, from, reason })
+        options.counter?.fellBack(route.name, from)
+      }
     })
 
     const servedBy = answer.kind === 'upstream' ? answer.servedBy : 'fallback'

@@ -47,7 +47,7 @@ export function planManualAction (state: RolloutState, plan: RolloutPlan | undef
       return { change: { ...change, actor: who.actor, reason: why }, history: entry(action.percentage) }
     }
     case 'roll-back': {
-      const target = plan === undefined ? { stepIndex: 0, percentage: 0 } : findRollbackStep(plan, state.stepIndex ?? 0, false)
+      const target = plan === undefined ? { stepIndex: 0, percentage: 0 } : findRollbackStep(plan, state.stepIndex ?? 0, state.status === 'rolled-back')
       return rolledBack(state, target, who, why, now, 'roll-back')
     }
     default:
@@ -59,7 +59,9 @@ export function planManualAction (state: RolloutState, plan: RolloutPlan | undef
 export function planAlertRollback (state: RolloutState, plan: RolloutPlan | undefined, who: Actor & { alert: unknown }, now: number): Transition | undefined {
   if (state.status === 'rolled-back' && state.percentage === 0) return undefined
 
-  const target = plan === undefined ? { stepIndex: 0, percentage: 0 } : findRollbackStep(plan, state.stepIndex ?? 0, false)
+  // A route an alert finds rolled back already goes to zero: repeated alert
+  // notifications must not walk it down one step each.
+  const target = plan === undefined ? { stepIndex: 0, percentage: 0 } : findRollbackStep(plan, state.stepIndex ?? 0, state.status === 'rolled-back')
   const transition = rolledBack(state, target, who, who.reason ?? `alert from ${who.actor}`, now, 'alert')
   return { ...transition, history: { ...transition.history, figures: who.alert } }
 }

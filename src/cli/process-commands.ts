@@ -1,0 +1,76 @@
+import { parseArgs } from 'node:util'
+import { parseDuration } from '../config/duration.js'
+import { loadConfig } from '../config/load.js'
+import type { Config } from '../config/schema.js'
+import { resolveRedis } from '../store/redis-bootstrap.js'
+import { createLogger } from '../telemetry/logger.js'
+import { printReport } from './report.js'
+import { startShadowramp, type RunningShadowramp } from './serve.js'
+import { startWorkerProcess } from './worker.js'
+
+/*
+ * The commands that run shadowramp's own processes, or read its Redis
+ * directly: serve, worker and report.
+ */
+
+const configOption = { config: { type: 'string', short: 'c' } } as const
+
+function readConfig (file: string | undefined): Readonly<Config> {
+  return loadConfig(file ?? process.env.SHADOWRAMP_CONFIG ?? 'config/shadowramp.yaml')
+}
+
+export async function serveCommand (args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: configOption })
+  const config = readConfig(values.config)
+  const logger = createLogger({ level: config.log.level })
+  const running = await startShadowramp({ config, logger, redisUrl: process.env.REDIS_URL })
+  logger.info({ gateway: running.gatewayUrl, admin: running.adminUrl }, 'shadowramp serving')
+  await untilSignal(running)
+
+  return 0
+}
+
+export async function workerCommand (args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: configOption })
+  const config = readConfig(values.config)
+  const logger = createLogger({ level: config.log.level })
+  const redis = await resolveRedis(process.env.REDIS_URL ?? config.redis.url, logger)
+  const running = await startWorkerProcess(config, redis.url, logger)
+  logger.info({ metrics: running.metricsUrl }, 'diff worker running')
+  await untilSignal({ close: async () => { await running.close(); redis.privateServer?.kill() } })
+
+  return 0
+}
+
+export async function reportCommand (args: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { ...configOption, since: { type: 'string', default: '10m' }, json: { type: 'boolean', default: false } }
+  })
+  const sinceMs = parseDuration(values.since)
+  if (sinceMs === undefined) {
+    process.stderr.write(`shadowramp: --since wants a duration such as 30s, 10m, 1h or 2d, got ${values.since}\n`)
+    return 2
+  }
+
+  const config = readConfig(values.config)
+  const redisUrl = process.env.REDIS_URL ?? config.redis.url
+  await printReport(config, redisUrl, { route: positionals[0], sinceMs, sinceLabel: values.since, json: values.json }, (text) => process.stdout.write(`${text}\n`))
+
+  return 0
+}
+
+/** Resolves after SIGINT or SIGTERM has drained in-flight requests. */
+async function untilSignal (running: Pick<RunningShadowramp, 'close'>): Promise<void> {
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      process.off('SIGINT', stop)
+      process.off('SIGTERM', stop)
+      void running.close().finally(resolve)
+    }
+    process.on('SIGINT', stop)
+    process.on('SIGTERM', stop)
+  })
+}
+
