@@ -139,6 +139,13 @@ export const routeSchema = z.strictObject({
   stickyKey: stickyKeySchema.default('header:x-user-id'),
   /** The candidate's share when Redis holds no percentage for this route yet. */
   percentage: percentageSchema.default(0),
+  /**
+   * The candidate's answers to safe requests up to this size are read
+   * whole before they are sent, so one that breaks off mid-body still falls
+   * back to the baseline. Larger answers stream. 0 streams them all.
+   */
+  bufferCandidateBytes: z.number({ error: 'a number of bytes' }).int('a whole number of bytes')
+    .min(0, 'a number of bytes from 0').default(1024 * 1024),
   /** Statuses that count as a failure besides 5xx (e.g. 429). */
   failOnStatus: z.array(statusCode, { error: 'a list of HTTP status codes' }).default([]),
   fallback: fallbackSchema.prefault({}),
@@ -240,7 +247,16 @@ export const configSchema = z.strictObject({
     /** Where `shadowramp worker` answers /healthz and /metrics. */
     listen: listenSchema.default({ host: '127.0.0.1', port: 9091 })
   }).prefault({}),
-  /** Largest request body accepted and buffered (bytes). */
+  /** Bounds on what a client may send to the public listener. */
+  limits: z.strictObject({
+    /** A client that has not sent its whole request head by then is cut off (slow headers). */
+    headersTimeoutMs: positiveMs.default(10_000),
+    /** A client that has not sent its whole request by then gets 408 (slow bodies). */
+    requestTimeoutMs: positiveMs.default(30_000),
+    /** Larger request heads get 431. */
+    maxHeaderBytes: byteCount.default(16 * 1024)
+  }).prefault({}),
+  /** Largest request body accepted and buffered (bytes); larger ones get 413. */
   maxRequestBodyBytes: byteCount.default(1024 * 1024),
   routes: z.array(routeSchema, { error: 'a list of routes' })
     .min(1, 'at least one route')

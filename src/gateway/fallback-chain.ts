@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { PassThrough, pipeline, Readable } from 'node:stream'
 import { SR_ERR_FALLBACK_EMPTY, type ShadowrampError } from '../errors.js'
 import type { StoredResponse } from './fallback-content.js'
 import type { LiveRoute } from './live-route.js'
@@ -74,10 +75,61 @@ async function attemptUpstream (route: LiveRoute, upstream: Upstream, request: U
     return { ok: false, ...upstream.translateError(error) }
   }
 
+  const seconds = (performance.now() - started) / 1_000
   const failing = response.statusCode >= 500 || route.failingStatuses.has(response.statusCode)
-  observer.onAttempt(upstream.name, failing, (performance.now() - started) / 1_000)
+  if (failing || !buffersBody(route, upstream, request)) {
+    observer.onAttempt(upstream.name, failing, seconds)
+    return failing ? { ok: false, kind: 'status', response } : { ok: true, response }
+  }
 
-  return failing ? { ok: false, kind: 'status', response } : { ok: true, response }
+  const body = await bufferBody(response.body, route.config.bufferCandidateBytes)
+  observer.onAttempt(upstream.name, body instanceof Error, seconds)
+  if (body instanceof Error) return { ok: false, ...upstream.translateError(body) }
+
+  return { ok: true, response: { ...response, body } }
+}
+
+/**
+ * The candidate's answer to a safe request is read whole (up to a cap)
+ * before anything is sent: a candidate that breaks off mid-body can then
+ * still be replaced by the baseline, at the cost of the client waiting for
+ * the last byte instead of the first.
+ */
+function buffersBody (route: LiveRoute, upstream: Upstream, request: UpstreamRequest): boolean {
+  return upstream.name === 'candidate' && route.config.bufferCandidateBytes > 0 && isSafeMethod(request.method)
+}
+
+/**
+ * Resolves with a stream of the whole body once it arrived, with a stream
+ * of what arrived plus the rest when it outgrows the cap (too late to fall
+ * back then), or with the error that cut it off.
+ */
+async function bufferBody (body: Readable, maxBytes: number): Promise<Readable | Error> {
+  return await new Promise((resolve) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const settle = (result: Readable | Error): void => {
+      body.off('data', onData)
+      body.off('end', onEnd)
+      body.off('error', onError)
+      resolve(result)
+    }
+    const onData = (chunk: Buffer): void => {
+      chunks.push(chunk)
+      size += chunk.length
+      if (size <= maxBytes) return
+
+      body.pause()
+      const rest = new PassThrough()
+      for (const kept of chunks) rest.write(kept)
+      settle(pipeline(body, rest, () => {}))
+    }
+    const onEnd = (): void => settle(Readable.from([Buffer.concat(chunks, size)], { objectMode: false }))
+    const onError = (error: Error): void => settle(error)
+    body.on('data', onData)
+    body.once('end', onEnd)
+    body.once('error', onError)
+  })
 }
 
 /**
@@ -105,5 +157,9 @@ export function lastGoodKey (request: { method: string, path: string }): string 
 
 /** Lets go of a response body nobody will read, so its connection is reused. */
 export function releaseBody (response: UpstreamResponse | undefined): void {
-  response?.body.dump().catch(() => {})
+  const body = response?.body as (Readable & { dump?: () => Promise<void> }) | undefined
+  if (body === undefined) return
+
+  if (typeof body.dump === 'function') body.dump().catch(() => {})
+  else body.destroy()
 }

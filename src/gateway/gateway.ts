@@ -8,6 +8,7 @@ import { SR_ERR_BAD_PATH, SR_ERR_NO_ROUTE, ShadowrampError } from '../errors.js'
 import type { Logger } from '../telemetry/logger.js'
 import { statusClass, type GatewayMetrics } from '../telemetry/metrics.js'
 import { chooseBackend, readForcedBackend } from './backend-choice.js'
+import { createClientErrorHandler } from './client-errors.js'
 import { lastGoodKey, releaseBody, runFallbackChain, type LiveAnswer } from './fallback-chain.js'
 import type { StoredResponse } from './fallback-content.js'
 import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js'
@@ -53,7 +54,11 @@ export function buildGateway (options: GatewayOptions): FastifyInstance {
     genReqId: () => randomUUID(),
     requestIdHeader: false,
     rewriteUrl: toOriginForm,
-    return503OnClosing: true
+    return503OnClosing: true,
+    requestTimeout: config.limits.requestTimeoutMs,
+    // The server looks for clients past their time once a second (Node's default is every 30 s).
+    http: { maxHeaderSize: config.limits.maxHeaderBytes, headersTimeout: config.limits.headersTimeoutMs, connectionsCheckingInterval: 1_000 },
+    clientErrorHandler: createClientErrorHandler(logger, options.metrics.clientErrors)
   })
   const routes = config.routes.map(createLiveRoute)
   const forceHeader = config.forceHeader.enabled ? config.forceHeader.name.toLowerCase() : undefined

@@ -1,4 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http'
+import type { Readable } from 'node:stream'
 import { Pool, type Dispatcher } from 'undici'
 import {
   SR_ERR_UPSTREAM_FAILED, SR_ERR_UPSTREAM_REFUSED, SR_ERR_UPSTREAM_RESET,
@@ -22,7 +23,12 @@ export interface UpstreamRequest {
   body?: Buffer | undefined
 }
 
-export type UpstreamResponse = Dispatcher.ResponseData
+/** A backend's answer: its head, and its body as a stream. */
+export interface UpstreamResponse {
+  statusCode: number
+  headers: IncomingHttpHeaders
+  body: Readable
+}
 
 /** A backend failure translated at the edge, with the original as `cause`. */
 export interface UpstreamFailure {

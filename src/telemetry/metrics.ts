@@ -16,6 +16,7 @@ export interface GatewayMetrics {
   percentage: Gauge<'route'>
   redisUp: Gauge
   clientAborts: Counter
+  clientErrors: Counter<'kind'>
 }
 
 export function createRegistry (withProcessMetrics = true): Registry {
@@ -70,6 +71,12 @@ export function createGatewayMetrics (registry: Registry): GatewayMetrics {
     clientAborts: new Counter({
       name: 'shadowramp_client_aborts_total',
       help: 'Live responses cut off because the client went away before the whole body was sent.',
+      registers
+    }),
+    clientErrors: new Counter({
+      name: 'shadowramp_client_errors_total',
+      help: 'Requests refused before routing: malformed, ambiguous body length, head too large, too slow.',
+      labelNames: ['kind'],
       registers
     })
   }

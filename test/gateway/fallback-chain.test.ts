@@ -286,3 +286,31 @@ function parseRawHeaders (raw: string): Record<string, string> {
   }
   return headers
 }
+
+t.test('a candidate that breaks off mid-body is replaced by the baseline', async (t) => {
+  const { baseline, candidate } = await twoBackends(t, (_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' })
+    response.write('{"items":[1,2,')
+    setTimeout(() => response.socket?.destroy(), 20)
+  })
+  const gateway = await startTestShadowramp({ routes: [route(baseline.url, candidate.url)] })
+  t.teardown(gateway.close)
+
+  const answer = await get(gateway.gatewayUrl, '/products/4')
+  t.equal(answer.status, 200)
+  t.equal(answer.headers['x-served-by'], 'baseline')
+  t.same(JSON.parse(answer.text), { from: 'baseline', path: '/products/4' })
+  const metrics = await (await request(`${gateway.adminUrl}/metrics`)).body.text()
+  t.match(metrics, /shadowramp_fallbacks_total\{route="products",from="candidate",reason="reset"\} 1/)
+})
+
+t.test('a candidate answer larger than the buffer streams, and is served by the candidate', async (t) => {
+  const big = JSON.stringify({ filler: 'x'.repeat(300_000) })
+  const { baseline, candidate } = await twoBackends(t, (_request, response) => json(response, 200, JSON.parse(big)))
+  const gateway = await startTestShadowramp({ routes: [route(baseline.url, candidate.url, { bufferCandidateBytes: 64 * 1024 })] })
+  t.teardown(gateway.close)
+
+  const answer = await get(gateway.gatewayUrl, '/products/5')
+  t.equal(answer.headers['x-served-by'], 'candidate')
+  t.equal(answer.text, big, 'the whole body, the buffered part and the rest')
+})
