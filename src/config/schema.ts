@@ -212,7 +212,7 @@ export const configSchema = z.strictObject({
     /** A batch is written at least this often while pairs are waiting. */
     batchMs: positiveMs.default(20),
     /** Pairs waiting in this process for Redis; more are dropped and counted. */
-    maxPendingBytes: byteCount.default(64 * 1024 * 1024),
+    maxPendingBytes: byteCount.default(16 * 1024 * 1024),
     /** Batches waiting in the queue for a worker; beyond it new pairs are dropped and counted. */
     maxQueueDepth: z.number({ error: 'a number of batches' }).int().min(1, 'at least 1 batch').default(2_000),
     /** How long a batch's bodies are kept in Redis when no worker takes them. */
@@ -237,8 +237,12 @@ export const configSchema = z.strictObject({
   worker: z.strictObject({
     /** Run a diff worker inside `serve` as well (the demo does); production runs `shadowramp worker`. */
     inProcess: z.boolean({ error: 'true or false' }).default(false),
-    /** Batches judged at once per worker process. */
-    concurrency: z.number({ error: 'a number of batches' }).int().min(1, 'at least 1 batch').default(1),
+    /**
+     * Batches in hand at once per worker process. Default 2: judging is
+     * done one pair at a time on one core either way, and the second batch
+     * is fetched and counted while the first is judged.
+     */
+    concurrency: z.number({ error: 'a number of batches' }).int().min(1, 'at least 1 batch').default(2),
     /**
      * How long a worker holds a batch before another may take it over; a
      * killed worker's batch is retried after about this long.

@@ -1,6 +1,6 @@
 import type { Logger } from '../telemetry/logger.js'
 import type { ShadowConfig } from '../config/schema.js'
-import { encodeBatch, encodePair } from './pair-codec.js'
+import { encodeBatchParts, measurePair } from './pair-codec.js'
 import type { Pair } from './pair.js'
 import type { QueueState } from './pair-queue.js'
 import type { DropReason } from './shadow-metrics.js'
@@ -8,7 +8,7 @@ import type { DropReason } from './shadow-metrics.js'
 /** The queue as the batcher needs it. */
 export interface BatchWriter {
   state: () => QueueState
-  write: (batchId: string, batch: Buffer, pairs: number) => Promise<void>
+  write: (batchId: string, parts: Buffer[], pairs: number) => Promise<void>
 }
 
 export interface BatcherEvents {
@@ -19,17 +19,17 @@ export interface BatcherEvents {
 
 interface Batch {
   id: string
-  routes: string[]
-  pairs: Buffer[]
+  pairs: Pair[]
   bytes: number
 }
 
 /**
  * Gathers pairs into batches and writes one batch at a time. The live path
- * only encodes a pair and appends it: no await, no Redis round trip, no
- * throw. While Redis is slow the batches wait in memory up to a bound; past
- * it, and while Redis is away or the queue is full, pairs are dropped and
- * counted by reason.
+ * only appends a pair: no encoding, no await, no Redis round trip, no
+ * throw. A batch is encoded as it is written, its bodies passed along
+ * without being copied. While Redis is slow the batches wait in memory up
+ * to a bound; past it, and while Redis is away or the queue is full, pairs
+ * are dropped and counted by reason.
  */
 export class PairBatcher {
   readonly #writer: BatchWriter
@@ -58,17 +58,16 @@ export class PairBatcher {
     const state = this.#writer.state()
     if (state !== 'accepting') { this.#events.onDropped(pair.route, state); return }
 
-    const encoded = encodePair(pair)
-    if (this.#pendingBytes + encoded.length > this.#config.maxPendingBytes) {
+    const bytes = measurePair(pair)
+    if (this.#pendingBytes + bytes > this.#config.maxPendingBytes) {
       this.#events.onDropped(pair.route, 'redis-slow')
       return
     }
 
-    const batch = this.#open ??= { id: pair.id, routes: [], pairs: [], bytes: 0 }
-    batch.pairs.push(encoded)
-    batch.routes.push(pair.route)
-    batch.bytes += encoded.length
-    this.#addPending(encoded.length)
+    const batch = this.#open ??= { id: pair.id, pairs: [], bytes: 0 }
+    batch.pairs.push(pair)
+    batch.bytes += bytes
+    this.#addPending(bytes)
     if (batch.pairs.length >= this.#config.batchPairs) this.#seal()
     else this.#timer ??= setTimeout(() => this.#seal(), this.#config.batchMs)
   }
@@ -100,18 +99,21 @@ export class PairBatcher {
     if (batch === undefined) { this.#settle(); return }
 
     this.#writing = true
+    const routes = batch.pairs.map((pair) => pair.route)
     try {
-      await this.#writer.write(batch.id, encodeBatch(batch.pairs), batch.pairs.length)
-      this.#events.onEnqueued(batch.routes)
+      await this.#writer.write(batch.id, encodeBatchParts(batch.pairs), batch.pairs.length)
+      this.#events.onEnqueued(routes)
     } catch (error) {
       this.#logger.debug({ err: error, pairs: batch.pairs.length }, 'batch of pairs not written')
       const reason = this.#writer.state() === 'accepting' ? 'redis-slow' : 'redis-unreachable'
-      for (const route of batch.routes) this.#events.onDropped(route, reason)
+      for (const route of routes) this.#events.onDropped(route, reason)
     } finally {
       this.#writing = false
       this.#addPending(-batch.bytes)
     }
-    void this.#writeNext()
+    // A backlog after a stall is written one batch per turn of the event
+    // loop, so live requests are served in between.
+    setImmediate(() => { void this.#writeNext() })
   }
 
   #settle (): void {

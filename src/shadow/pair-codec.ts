@@ -1,17 +1,18 @@
 import type { CapturedResponse, Pair } from './pair.js'
 
 /**
- * The binary form pairs take in Redis. Bodies stay raw bytes (no base64,
- * no JSON string escaping), and everything else is one small JSON header:
+ * The form a batch of pairs takes in Redis: a list of parts. The first part
+ * is "SRB2" and the number of pairs; each pair is then one small JSON
+ * part (everything but the bodies, and which bodies follow) and its bodies
+ * as raw parts of their own, in the order request, baseline, candidate,
+ * baseline repeat.
  *
- *   pair  = u32 metaLength, meta JSON, then four bodies, each
- *           u32 length (0xFFFFFFFF: absent) and its bytes, in the order
- *           request, baseline, candidate, baseline repeat
- *   batch = "SRB1", u32 count, then per pair: u32 length, pair
+ * Bodies are never copied into a batch buffer of ours: they go to Redis as
+ * command arguments and come back as list elements, so a body is copied
+ * once on its way out (by the Redis client) instead of three times.
  */
 
-const magic = Buffer.from('SRB1')
-const absent = 0xffffffff
+const magic = 'SRB2'
 
 export class PairDecodeError extends Error {
   constructor (message: string) {
@@ -20,85 +21,103 @@ export class PairDecodeError extends Error {
   }
 }
 
+type BodyFlags = [boolean, boolean, boolean, boolean]
+
 type Meta = Omit<Pair, 'request' | 'baseline' | 'candidate' | 'baselineRepeat'> & {
   request: Omit<Pair['request'], 'body'>
   baseline: Omit<CapturedResponse, 'body'>
   candidate: Omit<CapturedResponse, 'body'>
   baselineRepeat?: Omit<CapturedResponse, 'body'>
+  /** Which of the four bodies follow this part. */
+  bodies: BodyFlags
 }
 
-export function encodePair (pair: Pair): Buffer {
+/** A batch's parts, ready to be pushed to a Redis list. */
+export function encodeBatchParts (pairs: readonly Pair[]): Buffer[] {
+  const header = Buffer.allocUnsafe(8)
+  header.write(magic, 0, 'latin1')
+  header.writeUInt32BE(pairs.length, 4)
+  const parts: Buffer[] = [header]
+  for (const pair of pairs) appendPair(parts, pair)
+
+  return parts
+}
+
+/** Bytes a pair adds to a batch, counted without encoding it. */
+export function measurePair (pair: Pair): number {
+  const bodies = [pair.request.body, pair.baseline.body, pair.candidate.body, pair.baselineRepeat?.body]
+  const headers = [pair.request.headers, pair.baseline.headers, pair.candidate.headers]
+    .reduce((sum, set) => sum + Object.entries(set).reduce((total, [name, value]) => total + name.length + value.length + 6, 0), 0)
+
+  // Headers plus a fixed allowance for the other metadata fields.
+  return bodies.reduce((sum, body) => sum + (body?.length ?? 0), 0) + headers + 512
+}
+
+export function decodeBatchParts (parts: readonly Buffer[]): Pair[] {
+  const header = parts[0]
+  if (header === undefined || header.length !== 8 || header.toString('latin1', 0, 4) !== magic) {
+    throw new PairDecodeError('not a batch of pairs')
+  }
+
+  const count = header.readUInt32BE(4)
+  const pairs: Pair[] = []
+  let next = 1
+  for (let index = 0; index < count; index++) {
+    const { pair, used } = decodePair(parts, next)
+    pairs.push(pair)
+    next += used
+  }
+  if (next !== parts.length) throw new PairDecodeError(`batch has ${parts.length - next} parts after its last pair`)
+
+  return pairs
+}
+
+function appendPair (parts: Buffer[], pair: Pair): void {
   const { request, baseline, candidate, baselineRepeat, ...rest } = pair
+  const bodies = [request.body, baseline.body, candidate.body, baselineRepeat?.body]
   const meta: Meta = {
     ...rest,
     request: withoutBody(request),
     baseline: withoutBody(baseline),
     candidate: withoutBody(candidate),
-    ...(baselineRepeat === undefined ? {} : { baselineRepeat: withoutBody(baselineRepeat) })
+    ...(baselineRepeat === undefined ? {} : { baselineRepeat: withoutBody(baselineRepeat) }),
+    bodies: bodies.map((body) => body !== undefined) as BodyFlags
   }
-  const metaBytes = Buffer.from(JSON.stringify(meta))
-  const bodies = [request.body, baseline.body, candidate.body, baselineRepeat?.body]
-  const size = 4 + metaBytes.length + bodies.reduce((sum, body) => sum + 4 + (body?.length ?? 0), 0)
-
-  const out = Buffer.allocUnsafe(size)
-  let offset = out.writeUInt32BE(metaBytes.length, 0)
-  offset += metaBytes.copy(out, offset)
-  for (const body of bodies) {
-    offset = out.writeUInt32BE(body === undefined ? absent : body.length, offset)
-    if (body !== undefined) offset += body.copy(out, offset)
-  }
-
-  return out
+  parts.push(Buffer.from(JSON.stringify(meta)))
+  for (const body of bodies) if (body !== undefined) parts.push(body)
 }
 
-export function encodeBatch (pairs: Buffer[]): Buffer {
-  const header = Buffer.allocUnsafe(8)
-  magic.copy(header, 0)
-  header.writeUInt32BE(pairs.length, 4)
-  const parts: Buffer[] = [header]
-  for (const pair of pairs) {
-    const length = Buffer.allocUnsafe(4)
-    length.writeUInt32BE(pair.length, 0)
-    parts.push(length, pair)
+function decodePair (parts: readonly Buffer[], at: number): { pair: Pair, used: number } {
+  const metaPart = parts[at]
+  if (metaPart === undefined) throw new PairDecodeError(`batch cut short at part ${at}`)
+
+  let meta: Meta
+  try {
+    meta = JSON.parse(metaPart.toString('utf8')) as Meta
+  } catch {
+    throw new PairDecodeError(`part ${at} is not a pair's description`)
   }
+  if (!Array.isArray(meta.bodies) || meta.bodies.length !== 4) throw new PairDecodeError(`part ${at} does not say which bodies follow`)
 
-  return Buffer.concat(parts)
-}
-
-export function decodeBatch (batch: Buffer): Pair[] {
-  if (batch.length < 8 || !batch.subarray(0, 4).equals(magic)) throw new PairDecodeError('not a batch of pairs')
-
-  const count = batch.readUInt32BE(4)
-  const pairs: Pair[] = []
-  let offset = 8
-  for (let index = 0; index < count; index++) {
-    const length = readLength(batch, offset)
-    pairs.push(decodePair(slice(batch, offset + 4, length)))
-    offset += 4 + length
-  }
-
-  return pairs
-}
-
-export function decodePair (bytes: Buffer): Pair {
-  const metaLength = readLength(bytes, 0)
-  const meta = JSON.parse(slice(bytes, 4, metaLength).toString('utf8')) as Meta
-  let offset = 4 + metaLength
-  const bodies: Array<Buffer | undefined> = []
-  for (let index = 0; index < 4; index++) {
-    const length = readLength(bytes, offset)
-    bodies.push(length === absent ? undefined : slice(bytes, offset + 4, length))
-    offset += 4 + (length === absent ? 0 : length)
-  }
-
+  let used = 1
+  const bodies = meta.bodies.map((present) => {
+    if (!present) return undefined
+    const body = parts[at + used]
+    if (body === undefined) throw new PairDecodeError(`batch cut short: a body of the pair at part ${at} is missing`)
+    used++
+    return body
+  })
   const [requestBody, baselineBody, candidateBody, repeatBody] = bodies
-  return {
-    ...meta,
+  const { bodies: _flags, ...fields } = meta
+  const pair: Pair = {
+    ...fields,
     request: withBody(meta.request, requestBody),
     baseline: withBody(meta.baseline, baselineBody),
     candidate: withBody(meta.candidate, candidateBody),
     ...(meta.baselineRepeat === undefined ? {} : { baselineRepeat: withBody(meta.baselineRepeat, repeatBody) })
   }
+
+  return { pair, used }
 }
 
 function withoutBody<T extends { body?: Buffer }> (value: T): Omit<T, 'body'> {
@@ -108,14 +127,4 @@ function withoutBody<T extends { body?: Buffer }> (value: T): Omit<T, 'body'> {
 
 function withBody<T> (value: T, body: Buffer | undefined): T & { body?: Buffer } {
   return (body === undefined ? value : { ...value, body }) as T & { body?: Buffer }
-}
-
-function readLength (bytes: Buffer, offset: number): number {
-  if (offset + 4 > bytes.length) throw new PairDecodeError(`pair cut short at byte ${offset}`)
-  return bytes.readUInt32BE(offset)
-}
-
-function slice (bytes: Buffer, start: number, length: number): Buffer {
-  if (start + length > bytes.length) throw new PairDecodeError(`pair cut short: ${length} bytes wanted at byte ${start}`)
-  return bytes.subarray(start, start + length)
 }

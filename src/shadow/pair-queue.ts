@@ -5,7 +5,7 @@ import type { Keys } from '../store/keys.js'
 import { connectRedis, waitUntilReady } from '../store/redis-connection.js'
 import type { Logger } from '../telemetry/logger.js'
 
-/** The job a batch of pairs becomes: its bodies wait in their own key. */
+/** The job a batch of pairs becomes: its parts wait in a list of their own. */
 export interface PairBatchJob {
   batchKey: string
   pairs: number
@@ -18,8 +18,8 @@ export type QueueState = 'accepting' | 'redis-unreachable' | 'queue-full'
 const depthPollMs = 1_000
 
 /**
- * The producer side of the queue. A batch is one raw binary string (the
- * encoded pairs) plus one small BullMQ job that points at it, so neither
+ * The producer side of the queue. A batch is a list of raw parts (see
+ * pair-codec.ts) plus one small BullMQ job that points at it, so neither
  * the gateway nor Redis pays for turning bodies into JSON strings.
  * Nothing here waits for Redis while it is away: commands fail at once.
  */
@@ -71,14 +71,15 @@ export class PairQueue {
   }
 
   /** Writes one batch; the job id comes from the batch id, so a batch is never queued twice. */
-  async write (batchId: string, batch: Buffer, pairs: number): Promise<void> {
+  async write (batchId: string, parts: Buffer[], pairs: number): Promise<void> {
     const redis = this.#redis
     const queue = this.#queue
     if (redis === undefined || queue === undefined) throw new Error('the pair queue is not started')
 
     const batchKey = this.#keys.pairBatch(batchId)
-    await redis.set(batchKey, batch, 'PX', this.#config.retentionMs)
-    await queue.add('pairs', { batchKey, pairs, bytes: batch.length }, {
+    const bytes = parts.reduce((sum, part) => sum + part.length, 0)
+    await redis.multi().rpush(batchKey, ...parts).pexpire(batchKey, this.#config.retentionMs).exec()
+    await queue.add('pairs', { batchKey, pairs, bytes }, {
       jobId: batchId,
       removeOnComplete: true,
       removeOnFail: { age: Math.round(this.#config.retentionMs / 1_000) },

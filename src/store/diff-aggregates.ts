@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { Keys } from './keys.js'
+import { defineScript, runScript } from './lua-script.js'
 import { emptyLatencyCounts, estimateQuantile, latencyBucket, type LatencyCounts } from './latency-histogram.js'
 
 /** Aggregates are kept per route in buckets of this many milliseconds. */
@@ -86,7 +87,7 @@ const verdictFields: Record<PairVerdictKind, string> = {
  * KEYS[1]: the counted mark; KEYS[2..]: keys the operations name.
  * ARGV: mark ttl, data ttl, JSON [[key index, 'h', field, n] | [key index, 'l', value, keep]].
  */
-const applyScript = `
+const applyScript = defineScript(`
 if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then return 0 end
 for _, op in ipairs(cjson.decode(ARGV[3])) do
   local key = KEYS[op[1]]
@@ -99,7 +100,7 @@ for _, op in ipairs(cjson.decode(ARGV[3])) do
 end
 for index = 2, #KEYS do redis.call('PEXPIRE', KEYS[index], ARGV[2]) end
 return 1
-`
+`)
 
 type Operation = [number, 'h', string, number] | [number, 'l', string, number]
 
@@ -111,8 +112,8 @@ export async function recordPairs (redis: Redis, keys: Keys, route: string, batc
   const plan = new OperationPlan()
   for (const record of records) addRecord(plan, keys, route, record)
 
-  const applied = await redis.eval(applyScript, plan.keys.length + 1, keys.countedMark(route, batchId), ...plan.keys,
-    countedMarkMs, retentionMs, JSON.stringify(plan.operations))
+  const applied = await runScript(redis, applyScript, [keys.countedMark(route, batchId), ...plan.keys],
+    [countedMarkMs, retentionMs, JSON.stringify(plan.operations)])
   return applied === 1
 }
 

@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis'
 import type { Keys } from './keys.js'
+import { defineScript, runScript } from './lua-script.js'
 
 /** Where a route's rollout stands. */
 export type RolloutStatus =
@@ -69,7 +70,7 @@ export const historyLength = 1_000
  * JSON history entry ('' for none), history length.
  * Returns the state written, or false on a version conflict.
  */
-const writeStateScript = `
+const writeStateScript = defineScript(`
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 local version = 0
 if current then
@@ -88,7 +89,7 @@ if ARGV[4] ~= '' then
 end
 redis.call('PUBLISH', KEYS[2], ARGV[1])
 return encoded
-`
+`)
 
 export interface WriteOptions {
   /** Write only if the stored version is still this one. */
@@ -103,8 +104,8 @@ export async function writeRolloutState (redis: Redis, keys: Keys, route: string
   const now = options.now ?? Date.now()
   const fields = { ...change, route, updatedAt: now }
   const history = options.history === undefined ? '' : JSON.stringify({ at: now, route, ...options.history })
-  const encoded = await redis.eval(writeStateScript, 3, keys.rolloutState, keys.rolloutChanges, keys.rolloutHistory(route),
-    route, JSON.stringify(fields), options.expectVersion ?? '', history, historyLength) as string | null
+  const encoded = await runScript(redis, writeStateScript, [keys.rolloutState, keys.rolloutChanges, keys.rolloutHistory(route)],
+    [route, JSON.stringify(fields), options.expectVersion ?? '', history, historyLength]) as string | null
 
   return encoded === null ? undefined : parseState(encoded)
 }

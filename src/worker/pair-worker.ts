@@ -4,7 +4,7 @@ import { Counter, Histogram, type Registry } from 'prom-client'
 import type { Config, RouteConfig } from '../config/schema.js'
 import { compareSchema } from '../config/compare-schema.js'
 import { compileRules } from '../diff/rules.js'
-import { decodeBatch, PairDecodeError } from '../shadow/pair-codec.js'
+import { decodeBatchParts, PairDecodeError } from '../shadow/pair-codec.js'
 import type { Pair } from '../shadow/pair.js'
 import type { PairBatchJob } from '../shadow/pair-queue.js'
 import { readNoiseModel, recordPairs, type PairRecord } from '../store/diff-aggregates.js'
@@ -90,8 +90,8 @@ export class PairWorker {
 
   async #processBatch (job: Job<PairBatchJob>): Promise<void> {
     const redis = this.#redis as Redis
-    const encoded = await redis.getBuffer(job.data.batchKey)
-    if (encoded === null) {
+    const encoded = await redis.lrangeBuffer(job.data.batchKey, 0, -1)
+    if (encoded.length === 0) {
       // Counted already and cleaned up by an earlier attempt, or expired unread.
       this.#metrics.batches.inc({ outcome: 'missing' })
       this.#options.logger.warn({ batch: job.id, pairs: job.data.pairs }, 'batch of pairs not found: already counted or expired')
@@ -110,14 +110,16 @@ export class PairWorker {
   async #judgeRoute (route: string, pairs: Pair[]): Promise<PairRecord[]> {
     const judgement = await this.#judgementFor(route)
     const records: PairRecord[] = []
+    const verdicts = new Map<string, number>()
     for (const pair of pairs) {
       const started = performance.now()
       const { verdict, record } = judgePair(pair, judgement)
       if (this.#wantsExample(route, record)) record.example = describeExample(pair, verdict, judgement.rules)
       this.#metrics.pairSeconds.observe((performance.now() - started) / 1_000)
-      this.#metrics.pairs.inc({ route, verdict: record.verdict })
+      verdicts.set(record.verdict, (verdicts.get(record.verdict) ?? 0) + 1)
       records.push(record)
     }
+    for (const [verdict, count] of verdicts) this.#metrics.pairs.inc({ route, verdict }, count)
 
     return records
   }
@@ -159,9 +161,9 @@ export class PairWorker {
 }
 
 /** A batch that cannot be decoded will not decode on a retry either: it fails at once, with its error. */
-function decodePairs (encoded: Buffer): Pair[] {
+function decodePairs (encoded: Buffer[]): Pair[] {
   try {
-    return decodeBatch(encoded)
+    return decodeBatchParts(encoded)
   } catch (error) {
     if (error instanceof PairDecodeError) throw new UnrecoverableError(`batch of pairs is damaged: ${error.message}`)
     throw error
@@ -170,7 +172,11 @@ function decodePairs (encoded: Buffer): Pair[] {
 
 function groupByRoute (pairs: Pair[]): Map<string, Pair[]> {
   const groups = new Map<string, Pair[]>()
-  for (const pair of pairs) groups.set(pair.route, [...(groups.get(pair.route) ?? []), pair])
+  for (const pair of pairs) {
+    const group = groups.get(pair.route)
+    if (group === undefined) groups.set(pair.route, [pair])
+    else group.push(pair)
+  }
 
   return groups
 }

@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { createKeys } from '../../src/store/keys.js'
-import { decodeBatch } from '../../src/shadow/pair-codec.js'
+import { decodeBatchParts } from '../../src/shadow/pair-codec.js'
 import type { Pair } from '../../src/shadow/pair.js'
 import type { PairBatchJob } from '../../src/shadow/pair-queue.js'
 
@@ -14,8 +14,8 @@ export async function readQueuedPairs (redisUrl: string, namespace: string): Pro
     const jobs = await queue.getJobs(['waiting', 'active', 'delayed', 'failed'])
     const pairs: Pair[] = []
     for (const job of jobs) {
-      const batch = await redis.getBuffer(job.data.batchKey)
-      if (batch !== null) pairs.push(...decodeBatch(batch))
+      const parts = await redis.lrangeBuffer(job.data.batchKey, 0, -1)
+      if (parts.length > 0) pairs.push(...decodeBatchParts(parts))
     }
     return pairs
   } finally {

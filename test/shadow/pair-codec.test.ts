@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { decodeBatch, encodeBatch, encodePair, PairDecodeError } from '../../src/shadow/pair-codec.js'
+import { decodeBatchParts, encodeBatchParts, measurePair, PairDecodeError } from '../../src/shadow/pair-codec.js'
 import type { Pair } from '../../src/shadow/pair.js'
 import { BodyCapture } from '../../src/shadow/body-capture.js'
 
@@ -20,7 +20,9 @@ t.test('pairs round-trip through a batch with their bodies as raw bytes', async 
   const other: Pair = { ...pair, id: 'b2', baselineRepeat: undefined, bodiesIdentical: true, request: { ...pair.request, body: undefined } }
   delete other.baselineRepeat
   delete other.request.body
-  const decoded = decodeBatch(encodeBatch([encodePair(pair), encodePair(other)]))
+  const parts = encodeBatchParts([pair, other])
+  t.equal(parts[2], pair.request.body, 'bodies are passed along as they are, not copied')
+  const decoded = decodeBatchParts(parts)
 
   t.equal(decoded.length, 2)
   t.same(decoded[0], pair)
@@ -31,9 +33,17 @@ t.test('pairs round-trip through a batch with their bodies as raw bytes', async 
 })
 
 t.test('a damaged batch is a clear error, not a crash', async (t) => {
-  const batch = encodeBatch([encodePair(pair)])
-  t.throws(() => decodeBatch(batch.subarray(0, batch.length - 3)), PairDecodeError)
-  t.throws(() => decodeBatch(Buffer.from('nonsense')), { name: 'PairDecodeError', message: 'not a batch of pairs' })
+  const parts = encodeBatchParts([pair])
+  t.throws(() => decodeBatchParts(parts.slice(0, -1)), PairDecodeError, 'a missing body')
+  t.throws(() => decodeBatchParts([...parts, Buffer.from('extra')]), { message: 'batch has 1 parts after its last pair' })
+  t.throws(() => decodeBatchParts([Buffer.from('nonsense')]), { name: 'PairDecodeError', message: 'not a batch of pairs' })
+  t.throws(() => decodeBatchParts([parts[0] as Buffer, Buffer.from('{broken')]), { message: "part 1 is not a pair's description" })
+})
+
+t.test('a pair is measured from its bodies and headers without encoding it', async (t) => {
+  const size = measurePair(pair)
+  const bodies = 7 + 5 + 0
+  t.ok(size > bodies && size < bodies + 1_024, `${size} bytes`)
 })
 
 t.test('a body over the cap is hashed instead of kept', async (t) => {

@@ -4,7 +4,7 @@ import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { request } from 'undici'
 import { configSchema, type Config } from '../../src/config/schema.js'
-import { encodeBatch, encodePair } from '../../src/shadow/pair-codec.js'
+import { encodeBatchParts } from '../../src/shadow/pair-codec.js'
 import { PairBatcher } from '../../src/shadow/pair-batcher.js'
 import { PairQueue } from '../../src/shadow/pair-queue.js'
 import type { Pair } from '../../src/shadow/pair.js'
@@ -137,7 +137,7 @@ t.test('a batch counted once is not counted again when it comes back', async (t)
   // The same batch queued twice under the same id, its bytes still there the second time.
   const queue = new PairQueue({ keys, config: config.shadow, logger: memoryLogger().logger })
   await queue.start(redisUrl)
-  const batch = encodeBatch(pairs.map(encodePair))
+  const batch = encodeBatchParts(pairs)
   await queue.write('batch-2', batch, pairs.length)
   await startWorker(t, redisUrl, config)
   t.equal(await waitForCount(redisUrl, namespace, 'feed', 20), 20)
@@ -153,7 +153,7 @@ t.test('a damaged batch goes to the failed set with its error at once', async (t
   const queue = new PairQueue({ keys, config: config.shadow, logger: memoryLogger().logger })
   await queue.start(redisUrl)
   t.teardown(async () => await queue.close())
-  await queue.write('damaged', Buffer.from('SRB1 not really'), 3)
+  await queue.write('damaged', [Buffer.from('SRB2\u0000\u0000\u0000\u0003'), Buffer.from('{"not": "a pair"}')], 3)
   await startWorker(t, redisUrl, config)
 
   const inspect = new Queue(keys.pairQueue, { connection: { url: redisUrl }, prefix: keys.queuePrefix })
@@ -164,7 +164,7 @@ t.test('a damaged batch goes to the failed set with its error at once', async (t
     failed = await inspect.getFailed()
   }
   t.equal(failed.length, 1)
-  t.match(failed[0]?.failedReason, /batch of pairs is damaged: pair cut short/)
+  t.match(failed[0]?.failedReason, /batch of pairs is damaged: part 1 does not say which bodies follow/)
   t.equal(failed[0]?.attemptsMade, 1, 'not retried: it would not decode the next time either')
 })
 
