@@ -7,10 +7,11 @@ import {
 import { createKeys } from '../store/keys.js'
 import type { ApiContext } from './api-context.js'
 import { alertRoutes } from './alert-routes.js'
-import { commonErrors } from './api-schemas.js'
+import { commonErrors, tokenBody } from './api-schemas.js'
 import { operatorRateLimit } from './operator-rate-limit.js'
 import { rolloutRoutes } from './rollout-routes.js'
 import { RouteCatalog } from './route-view.js'
+import { timeseriesRoutes } from './timeseries-routes.js'
 import { tokenAuth } from './token-auth.js'
 
 export interface AdminApiOptions {
@@ -49,7 +50,13 @@ export async function adminApi (app: FastifyInstance, options: AdminApiOptions):
     }
   }, async () => app.swagger())
 
+  // Lets the UI tell a read token from an operator token before any change is tried.
+  app.get('/token', {
+    schema: { summary: 'The token this request came with', tags: ['meta'], security: [{ bearerAuth: [] }], response: { 200: tokenBody, ...commonErrors } }
+  }, async (request) => ({ name: request.adminToken?.name, role: request.adminToken?.role }))
+
   await app.register(rolloutRoutes, context)
+  await app.register(timeseriesRoutes, context)
   await app.register(alertRoutes, context)
 }
 

@@ -5,6 +5,7 @@ import type { Config } from '../config/schema.js'
 import { connectRedis, waitUntilReady } from '../store/redis-connection.js'
 import type { Logger } from '../telemetry/logger.js'
 import { adminApi } from './admin-api.js'
+import { uiRoutes } from './ui-assets.js'
 
 export interface Readiness {
   /** False while the process drains for shutdown. */
@@ -30,8 +31,9 @@ const redisStartWaitMs = 1_000
 /**
  * The admin listener (127.0.0.1 by default), apart from live traffic:
  * liveness, readiness and Prometheus metrics, open to all (they carry no
- * secrets, and Prometheus scrapes /metrics without a token), and the admin
- * API under /api, behind bearer tokens.
+ * secrets, and Prometheus scrapes /metrics without a token), the web UI
+ * under /ui (open too: its pages carry no data), and the admin API under
+ * /api, behind bearer tokens.
  */
 export function buildAdminServer (options: AdminServerOptions): FastifyInstance {
   const app = Fastify({
@@ -50,6 +52,7 @@ export function buildAdminServer (options: AdminServerOptions): FastifyInstance 
   void app.register(swagger, { openapi: openapiDocument })
   // Inside a plugin, so they are added after @fastify/swagger has loaded and sees them.
   void app.register(async (open) => { addOpenRoutes(open, options) })
+  void app.register(uiRoutes, {})
   void app.register(adminApi, {
     prefix: '/api',
     config: options.config,

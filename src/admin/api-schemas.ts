@@ -181,6 +181,69 @@ export const examplesBody = {
   }
 } as const
 
+export const timeseriesQuery = {
+  type: 'object',
+  properties: {
+    since: { type: 'string', default: '1h', description: 'How far back: 5m, 1h, 6h, 1d (at most 1d).' }
+  },
+  additionalProperties: false
+} as const
+
+const nullableNumber = { type: ['number', 'null'] } as const
+
+export const timeseriesBody = {
+  type: 'object',
+  description: 'A route\'s figures over time, for charts. Times are epoch milliseconds; rates are fractions from 0 to 1, null where nothing was counted.',
+  properties: {
+    route: { type: 'string' },
+    from: { type: 'number' },
+    to: { type: 'number' },
+    pointMs: { type: 'integer', description: 'How long each point covers: 10 s buckets, added up so a range gives at most a few hundred points.' },
+    points: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          at: { type: 'number', description: 'Start of the point.' },
+          percentage: { type: 'number', description: 'The percentage in force at the end of the point, from the history (the current state for the last point).' },
+          compared: { type: 'integer' },
+          diverging: { type: 'integer', description: 'Diverging and status-mismatched pairs.' },
+          divergenceRate: nullableNumber,
+          candidateRequests: { type: 'integer' },
+          candidateErrorRate: nullableNumber,
+          baselineRequests: { type: 'integer' },
+          baselineErrorRate: nullableNumber,
+          candidateP99Ms: nullableNumber,
+          baselineP99Ms: nullableNumber
+        }
+      }
+    },
+    changes: {
+      type: 'array',
+      description: 'History entries within the range, oldest first.',
+      items: {
+        type: 'object',
+        properties: {
+          at: { type: 'number' },
+          action: { type: 'string' },
+          actor: { type: 'string' },
+          from: { type: 'number' },
+          to: { type: 'number' }
+        }
+      }
+    }
+  }
+} as const
+
+export const tokenBody = {
+  type: 'object',
+  description: 'The token the request came with: its name and role, never the secret.',
+  properties: {
+    name: { type: 'string' },
+    role: { type: 'string', enum: ['read', 'operator'] }
+  }
+} as const
+
 const reason = { type: 'string', minLength: 1, maxLength: 500, description: 'Stored in the history; defaults to the action and actor.' } as const
 
 export const setBody = {

@@ -211,7 +211,7 @@ function checkPercentage (value: number | undefined): number {
 }
 
 /** Figures are kept a day: a longer window would read buckets that are gone. */
-function checkSince (since: string): number {
+export function checkSince (since: string): number {
   const sinceMs = parseDuration(since)
   if (sinceMs === undefined || sinceMs > retentionMs) throw new SR_ERR_BAD_DURATION('since', '1d', since)
 

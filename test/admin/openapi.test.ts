@@ -27,6 +27,8 @@ t.test('GET /api/openapi.json describes every route with its parameters, body an
     'GET /api/routes/{route}/examples',
     'GET /api/routes/{route}/history',
     'GET /api/routes/{route}/report',
+    'GET /api/routes/{route}/timeseries',
+    'GET /api/token',
     'GET /healthz',
     'GET /metrics',
     'GET /readyz',
