@@ -132,6 +132,7 @@ function createLiveHandler (route: LiveRoute, options: GatewayOptions, forceHead
     const answer = await runFallbackChain(route, choice.backend, upstreamRequest, {
       onAttempt: (backend, failed, seconds) => {
         if (seconds !== undefined) metrics.backendDuration.observe({ route: route.name, backend }, seconds)
+        metrics.backendAttempts.inc({ route: route.name, backend, result: failed ? 'failed' : 'answered' })
         options.counter?.attempted(route.name, backend, failed, seconds)
       },
       onFallback: (from, reason) => {

@@ -12,6 +12,7 @@ export interface GatewayMetrics {
   requests: Counter<'route' | 'served_by' | 'status_class'>
   requestDuration: Histogram<'route' | 'served_by'>
   backendDuration: Histogram<'route' | 'backend'>
+  backendAttempts: Counter<'route' | 'backend' | 'result'>
   fallbacks: Counter<'route' | 'from' | 'reason'>
   percentage: Gauge<'route'>
   redisUp: Gauge
@@ -49,6 +50,12 @@ export function createGatewayMetrics (registry: Registry): GatewayMetrics {
       help: 'Time each backend took to answer a live request with its response head.',
       labelNames: ['route', 'backend'],
       buckets: latencyBuckets,
+      registers
+    }),
+    backendAttempts: new Counter({
+      name: 'shadowramp_backend_attempts_total',
+      help: 'Live requests sent to each backend, each attempt of the fallback chain counted, by result: answered, or failed (refused, reset, timed out, 5xx or a configured status).',
+      labelNames: ['route', 'backend', 'result'],
       registers
     }),
     fallbacks: new Counter({
