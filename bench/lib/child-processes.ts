@@ -28,6 +28,9 @@ export async function stopChild (child: ChildProcess, graceMs = 3_000): Promise<
 
   const exited = once(child, 'exit')
   child.kill('SIGTERM')
+  // A child stopped with SIGSTOP (a paused Redis) holds SIGTERM until it
+  // is continued; to a running child SIGCONT means nothing.
+  child.kill('SIGCONT')
   const gaveUp = sleep(graceMs, false, { ref: false })
   const stoppedInTime = await Promise.race([exited.then(() => true), gaveUp])
   if (stoppedInTime) return

@@ -12,7 +12,8 @@ export interface GatewayMetricsSummary {
   eventLoopLagMaxMs: number | undefined
 }
 
-interface Sample {
+/** One line of Prometheus text: a metric's name, labels and value. */
+export interface MetricSample {
   name: string
   labels: Record<string, string>
   value: number
@@ -36,7 +37,8 @@ export async function readGatewayMetrics (adminUrl: string): Promise<GatewayMetr
   }
 }
 
-async function fetchMetricsText (adminUrl: string): Promise<string> {
+/** The text of a process's /metrics, from 127.0.0.1 only. */
+export async function fetchMetricsText (adminUrl: string): Promise<string> {
   const origin = requireLoopback(adminUrl).origin
   const client = new Client(origin, { headersTimeout: 5_000, bodyTimeout: 5_000 })
   try {
@@ -48,8 +50,8 @@ async function fetchMetricsText (adminUrl: string): Promise<string> {
 }
 
 /** Prometheus text format, reduced to what is read here: names, labels, values. */
-function parseSamples (text: string): Sample[] {
-  const samples: Sample[] = []
+export function parseSamples (text: string): MetricSample[] {
+  const samples: MetricSample[] = []
   for (const line of text.split('\n')) {
     const match = sampleLine.exec(line)
     if (match === null) continue
@@ -62,7 +64,8 @@ function parseSamples (text: string): Sample[] {
   return samples
 }
 
-function sumBy (samples: Sample[], name: string, label: string): Record<string, number> {
+/** A metric's values summed per value of one label. */
+export function sumBy (samples: MetricSample[], name: string, label: string): Record<string, number> {
   const totals: Record<string, number> = {}
   for (const sample of samples) {
     if (sample.name !== name) continue

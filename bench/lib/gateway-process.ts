@@ -26,7 +26,22 @@ export interface GatewayOptions {
   extraConfig?: Record<string, unknown>
   /** Give up when the gateway is not ready by then. Default 15 000. */
   startTimeoutMs?: number
+  /**
+   * Where finished pairs go. 'batched' (default) runs `dist/cli/main.js
+   * serve`, as production does; 'discard' and 'naive' run
+   * bench/lib/gateway-variant.ts, the same gateway with that pair sink.
+   */
+  pairSink?: GatewayPairSink
+  /**
+   * The Redis the gateway uses, written into its configuration (REDIS_URL
+   * is then not passed on). Default: REDIS_URL, else 127.0.0.1:6379.
+   */
+  redisUrl?: string
+  /** Options for node itself, before the script (e.g. --cpu-prof). */
+  nodeArgs?: string[]
 }
+
+export type GatewayPairSink = 'batched' | 'discard' | 'naive'
 
 export interface RunningGateway {
   url: string
@@ -51,6 +66,8 @@ interface Launch {
   namespace: string
   leftovers: Leftovers
   timeoutMs: number
+  command: string[]
+  env: NodeJS.ProcessEnv
 }
 
 /**
@@ -67,8 +84,11 @@ class PortTakenError extends Error {}
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 const mainFile = join(repoRoot, 'dist', 'cli', 'main.js')
+const variantFile = join(repoRoot, 'bench', 'lib', 'gateway-variant.ts')
 const defaultRedisUrl = 'redis://127.0.0.1:6379'
 const portAttempts = 3
+/** The raw code, or how `serve` words it (SR_ERR_LISTEN). */
+const portTaken = /EADDRINUSE|another process uses that address/
 
 /**
  * Runs the built gateway (`dist/`) as its own process, as it runs in
@@ -83,10 +103,12 @@ export async function startGateway (options: GatewayOptions): Promise<RunningGat
 
   const namespace = createBenchNamespace()
   const dir = await mkdtemp(join(tmpdir(), 'shadowramp-bench-'))
-  const leftovers = registerLeftovers(namespace, dir)
+  const leftovers = registerLeftovers(namespace, dir, options.redisUrl)
   const timeoutMs = options.startTimeoutMs ?? 15_000
+  const command = gatewayCommand(options)
+  const env = gatewayEnvironment(options.redisUrl !== undefined)
   try {
-    return await startOnFreePorts(options, { dir, namespace, leftovers, timeoutMs })
+    return await startOnFreePorts(options, { dir, namespace, leftovers, timeoutMs, command, env })
   } catch (error) {
     await leftovers.clean()
     leftovers.forget()
@@ -114,10 +136,19 @@ async function startOnFreePorts (options: GatewayOptions, launch: Launch): Promi
   }
 }
 
+/** Node's arguments up to the configuration file, which comes last. */
+function gatewayCommand (options: GatewayOptions): string[] {
+  const sink = options.pairSink ?? 'batched'
+  const nodeArgs = options.nodeArgs ?? []
+  if (sink === 'batched') return [...nodeArgs, mainFile, 'serve', '--config']
+
+  return [...nodeArgs, '--import', 'tsx', variantFile, '--pair-sink', sink, '--config']
+}
+
 async function spawnGateway (configFile: string, ports: Ports, launch: Launch): Promise<RunningGateway | Error> {
-  const child = spawn(process.execPath, [mainFile, 'serve', '--config', configFile], {
+  const child = spawn(process.execPath, [...launch.command, configFile], {
     cwd: repoRoot,
-    env: gatewayEnvironment(),
+    env: launch.env,
     stdio: ['ignore', 'pipe', 'pipe']
   })
   trackChild(child)
@@ -154,7 +185,7 @@ function renderConfig (options: GatewayOptions, ports: Ports, namespace: string)
     listen: { host: '127.0.0.1', port: ports.gateway },
     admin: { listen: { host: '127.0.0.1', port: ports.admin } },
     log: { level: 'warn' },
-    redis: { namespace },
+    redis: options.redisUrl === undefined ? { namespace } : { namespace, url: options.redisUrl },
     routes: [{
       name: 'feed',
       paths: options.paths ?? ['/feed', '/feed/*'],
@@ -173,12 +204,15 @@ function renderConfig (options: GatewayOptions, ports: Ports, namespace: string)
 /**
  * The caller's environment without SHADOWRAMP_* variables: those override
  * the configuration (backend URLs among them) and would point the gateway
- * somewhere the benchmark did not choose. REDIS_URL passes through.
+ * somewhere the benchmark did not choose. REDIS_URL passes through unless
+ * the benchmark chose the Redis itself.
  */
-function gatewayEnvironment (): NodeJS.ProcessEnv {
+function gatewayEnvironment (redisChosen: boolean): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('SHADOWRAMP_')) env[name] = value
+    if (name.startsWith('SHADOWRAMP_')) continue
+    if (redisChosen && name === 'REDIS_URL') continue
+    env[name] = value
   }
 
   return env
@@ -201,7 +235,7 @@ function exitError (child: ChildProcess, log: ProcessLogWatch): Error {
   const status = child.exitCode ?? child.signalCode
   const message = `the gateway exited (${status}) before it served; its last lines:\n${lines}`
 
-  return lines.includes('EADDRINUSE') ? new PortTakenError(message) : new Error(message)
+  return portTaken.test(lines) ? new PortTakenError(message) : new Error(message)
 }
 
 /** The admin listener starts after the gateway's, so its answer means both listen. */
@@ -239,14 +273,14 @@ async function closeServer (server: Server): Promise<void> {
   await new Promise((resolve) => server.close(resolve))
 }
 
-function registerLeftovers (namespace: string, dir: string): Leftovers {
-  const clean = once(async () => await cleanUp(namespace, dir))
+function registerLeftovers (namespace: string, dir: string, redisUrl: string | undefined): Leftovers {
+  const clean = once(async () => await cleanUp(namespace, dir, redisUrl))
 
   return { clean, forget: addCleanup(clean) }
 }
 
-async function cleanUp (namespace: string, dir: string): Promise<void> {
-  const given = process.env.REDIS_URL
+async function cleanUp (namespace: string, dir: string, redisUrl: string | undefined): Promise<void> {
+  const given = redisUrl ?? process.env.REDIS_URL
   await dropBenchNamespace(given === undefined || given === '' ? defaultRedisUrl : given, namespace)
   await rm(dir, { recursive: true, force: true })
 }

@@ -16,6 +16,11 @@ export interface OpenLoopOptions {
   timeoutMs?: number
   /** How long answers are awaited after the last send; the rest count as unfinished. Default 5 000. */
   drainMs?: number
+  /**
+   * Told of every answer counted: when it was due (ms after the phase
+   * started) and its latency, for figures over time within a phase.
+   */
+  onAnswer?: (dueAtMs: number, latencyMs: number) => void
 }
 
 export interface OpenLoopResult {
@@ -50,6 +55,8 @@ interface Tally {
   lastAnswerAt: number
   /** Set when the phase ends: answers arriving later are not counted. */
   closed: boolean
+  startedAt: number
+  onAnswer: ((dueAtMs: number, latencyMs: number) => void) | undefined
 }
 
 /**
@@ -71,10 +78,10 @@ export async function measureOpenLoop (options: OpenLoopOptions): Promise<OpenLo
     method: 'GET', path: target.pathname + target.search, headers: options.headers ?? {}
   }
   const total = Math.max(1, Math.floor(options.ratePerSecond * options.durationSeconds))
-  const tally = createTally(total)
+  const startedAt = performance.now()
+  const tally = createTally(total, startedAt, options.onAnswer)
   const send = (scheduledAt: number): void => { void sendOne(pool, request, scheduledAt, tally) }
 
-  const startedAt = performance.now()
   try {
     await sendOnSchedule(tally, 1_000 / options.ratePerSecond, startedAt, send)
     await waitForAnswers(tally, options.drainMs ?? 5_000)
@@ -86,7 +93,7 @@ export async function measureOpenLoop (options: OpenLoopOptions): Promise<OpenLo
   return summarizeTally(tally, options.ratePerSecond, startedAt)
 }
 
-function createTally (total: number): Tally {
+function createTally (total: number, startedAt: number, onAnswer: Tally['onAnswer']): Tally {
   return {
     latencies: new Float64Array(total),
     lags: new Float64Array(total),
@@ -98,7 +105,9 @@ function createTally (total: number): Tally {
     errorCodes: {},
     bytesReceived: 0,
     lastAnswerAt: 0,
-    closed: false
+    closed: false,
+    startedAt,
+    onAnswer
   }
 }
 
@@ -144,6 +153,7 @@ function recordAnswer (tally: Tally, statusCode: number, bytes: number, schedule
   tally.lastAnswerAt = now
   tally.bytesReceived += bytes
   if (statusCode < 200 || statusCode > 299) tally.non2xx += 1
+  tally.onAnswer?.(scheduledAt - tally.startedAt, now - scheduledAt)
 }
 
 function recordError (tally: Tally, error: unknown): void {

@@ -6,6 +6,11 @@ import type { FeedServerReady } from './feed-server.js'
 export interface UpstreamOptions {
   /** Serve the variant of the feed that differs in a few fields. Default false. */
   withDifferences?: boolean
+  /**
+   * Serve the differing variant on this share of requests (0 to 1), spread
+   * evenly, and the feed on the rest. Overrides withDifferences when set.
+   */
+  differencesShare?: number
   /** Wait this long before each answer, e.g. for a slow shadow backend. Default 0. */
   delayMs?: number
   /** Give up when the process has not reported its port by then. Default 10 000. */
@@ -50,6 +55,7 @@ export async function startUpstream (options: UpstreamOptions = {}): Promise<Run
 function serverArguments (options: UpstreamOptions): string[] {
   const args = ['--delay-ms', String(options.delayMs ?? 0)]
   if (options.withDifferences === true) args.push('--differences')
+  if (options.differencesShare !== undefined) args.push('--differences-share', String(options.differencesShare))
 
   return args
 }
