@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../store/redis-connection.js'
 import type { Config } from '../config/schema.js'
 import {
   SR_ERR_ADMIN_FAILED, SR_ERR_BAD_REQUEST, SR_ERR_NOT_FOUND, SR_ERR_STATE_UNAVAILABLE, ShadowrampError
@@ -17,7 +17,7 @@ import { tokenAuth } from './token-auth.js'
 export interface AdminApiOptions {
   config: Readonly<Config>
   /** A fail-fast connection: while Redis is away the API answers 503 at once. */
-  redis: Redis
+  redis: RedisClient
   /** The percentage this process serves a route with, if it serves it. */
   served: (route: string) => number | undefined
   now?: () => number
@@ -67,14 +67,14 @@ export async function adminApi (app: FastifyInstance, options: AdminApiOptions):
  * of ours otherwise. Only our faults are logged: the rollout watcher logs
  * an outage once, not once per request.
  */
-async function answerError (error: FastifyError, request: FastifyRequest, reply: FastifyReply, redis: Redis): Promise<FastifyReply> {
+async function answerError (error: FastifyError, request: FastifyRequest, reply: FastifyReply, redis: RedisClient): Promise<FastifyReply> {
   const coded = toCodedError(error, redis)
   if (coded.statusCode === 500) request.log.error({ err: error, url: request.routeOptions.url }, 'admin request failed')
 
   return await reply.code(coded.statusCode).send({ error: coded.message, code: coded.code })
 }
 
-function toCodedError (error: FastifyError, redis: Redis): { statusCode: number, message: string, code: string } {
+function toCodedError (error: FastifyError, redis: RedisClient): { statusCode: number, message: string, code: string } {
   if (error instanceof ShadowrampError) return error
   if (error.validation !== undefined) return new SR_ERR_BAD_REQUEST(error.message)
 

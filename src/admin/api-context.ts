@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../store/redis-connection.js'
 import type { RouteConfig } from '../config/schema.js'
 import type { Keys } from '../store/keys.js'
 import { seedRolloutStates } from '../store/rollout-store.js'
@@ -7,7 +7,7 @@ import type { RouteCatalog, ViewContext } from './route-view.js'
 /** What the admin API's route plugins share. */
 export interface ApiContext {
   catalog: RouteCatalog
-  redis: Redis
+  redis: RedisClient
   keys: Keys
   now: () => number
   /** The percentage this process serves a route with, if it serves it. */

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../store/redis-connection.js'
 import type { RouteConfig } from '../config/schema.js'
 import { SR_ERR_UNKNOWN_ROUTE } from '../errors.js'
 import type { RolloutPlan } from '../rollout/plan.js'
@@ -69,7 +69,7 @@ export class RouteCatalog {
 }
 
 export interface ViewContext {
-  redis: Redis
+  redis: RedisClient
   keys: Keys
   now: number
   /** The percentage this process serves a route with, shown while Redis holds no state for it. */

@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../store/redis-connection.js'
 import { bucketMs } from '../store/diff-aggregates.js'
 import type { Keys } from '../store/keys.js'
 import { historyLength, readHistory, readRolloutState, type HistoryEntry } from '../store/rollout-store.js'
@@ -75,7 +75,7 @@ function pointWidth (points: readonly TimePoint[]): number {
   return second.at - first.at
 }
 
-async function readHistorySince (redis: Redis, keys: Keys, route: string, from: number): Promise<HistoryEntry[]> {
+async function readHistorySince (redis: RedisClient, keys: Keys, route: string, from: number): Promise<HistoryEntry[]> {
   const latest = await readHistory(redis, keys, route, firstHistoryRead)
   const oldest = latest.at(-1)
   if (latest.length < firstHistoryRead || oldest === undefined || oldest.at < from) return latest

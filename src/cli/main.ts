@@ -33,8 +33,8 @@ export async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   switch (command) {
     // Loaded only when asked for: the rollout verbs start in a fraction of the time.
-    case 'serve': return await (await import('./process-commands.js')).serveCommand(rest)
-    case 'worker': return await (await import('./process-commands.js')).workerCommand(rest)
+    case 'serve': return exitAfterShutdown(await (await import('./process-commands.js')).serveCommand(rest))
+    case 'worker': return exitAfterShutdown(await (await import('./process-commands.js')).workerCommand(rest))
     case 'report': return await (await import('./process-commands.js')).reportCommand(rest)
     case 'demo': {
       const { runDemo } = await import('../demo/demo.js')
@@ -53,6 +53,18 @@ export async function main (argv: string[]): Promise<number> {
       process.stderr.write(`${usage}\n`)
       return command === undefined || command === 'help' || command === '--help' ? 0 : 2
   }
+}
+
+/**
+ * A server that has drained and closed everything it opened has nothing
+ * left to do; it exits even if a library still holds a handle (the Redis
+ * Cluster client can reconnect a node connection BullMQ made while
+ * closing it).
+ */
+function exitAfterShutdown (code: number): number {
+  setTimeout(() => process.exit(code), 100).unref()
+
+  return code
 }
 
 /** Prints a failure for people: coded errors as their message, one problem per line. */

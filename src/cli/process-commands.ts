@@ -38,6 +38,7 @@ export async function workerCommand (args: string[]): Promise<number> {
   const running = await startWorkerProcess(config, redis.url, logger)
   logger.info({ metrics: running.metricsUrl }, 'diff worker running')
   await untilSignal({ close: async () => { await running.close(); redis.privateServer?.kill() } })
+  logger.info('diff worker stopped')
 
   return 0
 }

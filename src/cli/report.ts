@@ -1,9 +1,10 @@
-import { Redis } from 'ioredis'
 import type { Config } from '../config/schema.js'
 import { formatRouteReport } from '../report/format-report.js'
 import { buildRouteReport, type RouteReport } from '../report/route-report.js'
 import { createKeys } from '../store/keys.js'
-import { SR_ERR_UNKNOWN_ROUTE } from '../errors.js'
+import { SR_ERR_REDIS_UNAVAILABLE, SR_ERR_UNKNOWN_ROUTE } from '../errors.js'
+import { connectRedis, waitUntilReady } from '../store/redis-connection.js'
+import { redactUrl } from '../store/rollout-watcher.js'
 
 export interface ReportOptions {
   route?: string | undefined
@@ -19,9 +20,9 @@ export async function printReport (config: Readonly<Config>, redisUrl: string, o
     throw new SR_ERR_UNKNOWN_ROUTE(options.route)
   }
 
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1, connectTimeout: 2_000, lazyConnect: true })
+  const redis = connectRedis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2_000 })
   try {
-    await redis.connect()
+    if (!await waitUntilReady(redis, 3_000)) throw new SR_ERR_REDIS_UNAVAILABLE(`cannot reach Redis at ${redactUrl(redisUrl)}`)
     const to = Date.now()
     const keys = createKeys(config.redis.namespace)
     const reports = await Promise.all(routes.map(async (route) => await buildRouteReport(redis, keys, route, to - options.sinceMs, to)))

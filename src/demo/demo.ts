@@ -1,6 +1,6 @@
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { Redis } from 'ioredis'
+import { connectRedis } from '../store/redis-connection.js'
 import { loadConfig } from '../config/load.js'
 import type { Config } from '../config/schema.js'
 import { startShadowramp, type RunningShadowramp } from '../cli/serve.js'
@@ -41,7 +41,7 @@ export async function runDemo (_args: string[]): Promise<number> {
 
 /** Each demo run begins at the configured percentages, not where the last one ended. */
 async function startFresh (redisUrl: string, namespace: string, logger: Logger): Promise<void> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+  const redis = connectRedis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true })
   try {
     const deleted = await dropNamespace(redis, namespace)
     if (deleted > 0) logger.info({ namespace, deleted }, 'cleared the previous demo run\'s state')

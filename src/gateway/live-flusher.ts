@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../store/redis-connection.js'
 import type { Keys } from '../store/keys.js'
 import { addLiveFigures } from '../store/live-figures.js'
 import { connectRedis } from '../store/redis-connection.js'
@@ -15,7 +15,7 @@ const flushMs = 1_000
 export class LiveFlusher {
   readonly #counter: LiveCounter
   readonly #keys: Keys
-  #redis: Redis | undefined
+  #redis: RedisClient | undefined
   #timer: NodeJS.Timeout | undefined
   #flushing: Promise<void> | undefined
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../store/redis-connection.js'
 import { suggestIgnoreRules, type SuggestedIgnoreRule } from '../diff/noise.js'
 import { readDivergence, readNoiseModel, type DivergenceReport } from '../store/diff-aggregates.js'
 import { readIgnoreRules, type IgnoreRuleDecision } from '../store/ignore-rules.js'
@@ -20,7 +20,7 @@ export interface RouteReport extends DivergenceReport {
 /** Guard reports older than this are left out: the gateway is gone or long recovered. */
 const guardFreshMs = 60 * 60 * 1_000
 
-export async function buildRouteReport (redis: Redis, keys: Keys, route: string, from: number, to: number): Promise<RouteReport> {
+export async function buildRouteReport (redis: RedisClient, keys: Keys, route: string, from: number, to: number): Promise<RouteReport> {
   const [divergence, model, decisions, guards] = await Promise.all([
     readDivergence(redis, keys, route, from, to),
     readNoiseModel(redis, keys, route),

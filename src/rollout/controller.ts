@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { hostname } from 'node:os'
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../store/redis-connection.js'
 import type { Config, RouteConfig } from '../config/schema.js'
 import { readDivergence } from '../store/diff-aggregates.js'
 import type { Keys } from '../store/keys.js'
@@ -41,8 +41,8 @@ export class RolloutController {
   readonly #routes: Array<{ route: RouteConfig, plan: RolloutPlan }>
   readonly #holder = `${hostname()}:${process.pid}:${randomUUID().slice(0, 8)}`
   readonly #notified = new Map<string, Set<string>>()
-  #redis: Redis | undefined
-  #subscriber: Redis | undefined
+  #redis: RedisClient | undefined
+  #subscriber: RedisClient | undefined
   #lock: LeaderLock | undefined
   #timers: NodeJS.Timeout[] = []
   #ticking: Promise<void> | undefined
@@ -131,7 +131,7 @@ export class RolloutController {
    * decide, and write the decision back.
    */
   async #analyseRoute (route: string, plan: RolloutPlan): Promise<void> {
-    const redis = this.#redis as Redis
+    const redis = this.#redis as RedisClient
     const state = await readRolloutState(redis, this.#options.keys, route)
     if (state === undefined || state.status === 'rolled-back') return
     if (state.status === undefined || state.status === 'manual') { await this.#startPlan(state, plan); return }
@@ -156,7 +156,7 @@ export class RolloutController {
   }
 
   async #readWindow (route: string, from: number, to: number): Promise<StepWindow> {
-    const redis = this.#redis as Redis
+    const redis = this.#redis as RedisClient
     const [divergence, live] = await Promise.all([
       readDivergence(redis, this.#options.keys, route, from, to),
       readLiveFigures(redis, this.#options.keys, route, from, to)
@@ -211,7 +211,7 @@ export class RolloutController {
 
   /** Writes only over the state the decision was taken on; a change in between wins. */
   async #write (state: RolloutState, change: RolloutStateChange, history: Omit<HistoryEntry, 'at' | 'route'> | undefined, now: number): Promise<void> {
-    const written = await writeRolloutState(this.#redis as Redis, this.#options.keys, state.route, change, { expectVersion: state.version, history, now })
+    const written = await writeRolloutState(this.#redis as RedisClient, this.#options.keys, state.route, change, { expectVersion: state.version, history, now })
     if (written === undefined) {
       this.#options.logger.info({ route: state.route }, 'route changed during the analysis; the decision is dropped and taken again next interval')
       return
@@ -227,7 +227,7 @@ export class RolloutController {
 
     // What happened before this process led was someone else's to notify.
     for (const { route } of this.#routes) {
-      const entries = await readHistory(this.#redis as Redis, this.#options.keys, route.name, recentEntries).catch(() => [])
+      const entries = await readHistory(this.#redis as RedisClient, this.#options.keys, route.name, recentEntries).catch(() => [])
       this.#notified.set(route.name, new Set(entries.map(entryKey)))
     }
   }
@@ -235,7 +235,7 @@ export class RolloutController {
   async #notifyNewEntries (route: string): Promise<void> {
     if (!this.leading) return
 
-    const entries = await readHistory(this.#redis as Redis, this.#options.keys, route, recentEntries).catch(() => [])
+    const entries = await readHistory(this.#redis as RedisClient, this.#options.keys, route, recentEntries).catch(() => [])
     const notified = this.#notified.get(route) ?? new Set<string>()
     for (const entry of entries.reverse()) {
       const key = entryKey(entry)

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../store/redis-connection.js'
 
 /*
  * Renews the lease only for its holder. KEYS: the lock. ARGV: holder, lease ms.
@@ -19,7 +19,7 @@ return 0
 `
 
 export interface LeaderLockOptions {
-  redis: Redis
+  redis: RedisClient
   key: string
   /** Who holds it: unique per process. */
   holder: string

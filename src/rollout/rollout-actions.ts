@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../store/redis-connection.js'
 import { SR_ERR_ACTION_REFUSED, SR_ERR_UNKNOWN_ROUTE } from '../errors.js'
 import type { Keys } from '../store/keys.js'
 import {
@@ -72,7 +72,7 @@ export function planAlertRollback (state: RolloutState, plan: RolloutPlan | unde
  * a stale state. Returns the state written (undefined when `compute` has
  * nothing to change).
  */
-export async function applyTransition (redis: Redis, keys: Keys, route: string, compute: (state: RolloutState) => Transition | undefined, now = Date.now()): Promise<RolloutState | undefined> {
+export async function applyTransition (redis: RedisClient, keys: Keys, route: string, compute: (state: RolloutState) => Transition | undefined, now = Date.now()): Promise<RolloutState | undefined> {
   for (let attempt = 0; attempt < maxAttempts; attempt++) {
     const state = await readRolloutState(redis, keys, route)
     if (state === undefined) throw new SR_ERR_UNKNOWN_ROUTE(route)

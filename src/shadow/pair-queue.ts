@@ -1,5 +1,5 @@
 import { Queue } from 'bullmq'
-import type { Redis } from 'ioredis'
+import type { RedisClient } from '../store/redis-connection.js'
 import type { ShadowConfig } from '../config/schema.js'
 import type { Keys } from '../store/keys.js'
 import { connectRedis, waitUntilReady } from '../store/redis-connection.js'
@@ -28,7 +28,7 @@ export class PairQueue {
   readonly #config: ShadowConfig
   readonly #logger: Logger
   readonly #onDepth: (depth: number) => void
-  #redis: Redis | undefined
+  #redis: RedisClient | undefined
   #queue: Queue<PairBatchJob> | undefined
   #timer: NodeJS.Timeout | undefined
   #depth = 0
@@ -60,7 +60,7 @@ export class PairQueue {
   }
 
   /** The connection, for other small writes of the shadow side. */
-  get redis (): Redis | undefined {
+  get redis (): RedisClient | undefined {
     return this.#redis
   }
 
@@ -88,7 +88,7 @@ export class PairQueue {
     })
   }
 
-  #createQueue (redis: Redis): Queue<PairBatchJob> {
+  #createQueue (redis: RedisClient): Queue<PairBatchJob> {
     const queue = new Queue<PairBatchJob>(this.#keys.pairQueue, { connection: redis, prefix: this.#keys.queuePrefix })
     queue.on('error', () => this.#markReachable(false))
 

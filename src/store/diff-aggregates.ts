@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './redis-connection.js'
 import type { Keys } from './keys.js'
 import { defineScript, runScript } from './lua-script.js'
 import { emptyLatencyCounts, estimateQuantile, latencyBucket, type LatencyCounts } from './latency-histogram.js'
@@ -108,7 +108,7 @@ type Operation = [number, 'h', string, number] | [number, 'l', string, number]
  * Adds a batch's pairs to one route's figures, exactly once per batch id.
  * Returns false when this batch was already counted.
  */
-export async function recordPairs (redis: Redis, keys: Keys, route: string, batchId: string, records: PairRecord[]): Promise<boolean> {
+export async function recordPairs (redis: RedisClient, keys: Keys, route: string, batchId: string, records: PairRecord[]): Promise<boolean> {
   const plan = new OperationPlan()
   for (const record of records) addRecord(plan, keys, route, record)
 
@@ -118,7 +118,7 @@ export async function recordPairs (redis: Redis, keys: Keys, route: string, batc
 }
 
 /** A route's figures summed over the buckets that overlap [from, to). */
-export async function readDivergence (redis: Redis, keys: Keys, route: string, from: number, to: number): Promise<DivergenceReport> {
+export async function readDivergence (redis: RedisClient, keys: Keys, route: string, from: number, to: number): Promise<DivergenceReport> {
   const pipeline = redis.pipeline()
   for (let bucket = Math.floor(from / bucketMs); bucket * bucketMs < to; bucket++) {
     pipeline.hgetall(keys.diffBucket(route, bucket))
@@ -134,7 +134,7 @@ export async function readDivergence (redis: Redis, keys: Keys, route: string, f
 }
 
 /** The latest example pairs kept for one path and kind, newest first. */
-export async function readExamples (redis: Redis, keys: Keys, route: string, kind: string, path: string): Promise<string[]> {
+export async function readExamples (redis: RedisClient, keys: Keys, route: string, kind: string, path: string): Promise<string[]> {
   return await redis.lrange(keys.diffExamples(route, kind, path), 0, examplesPerPath - 1)
 }
 
@@ -280,7 +280,7 @@ export interface StoredNoiseModel {
   paths: Record<string, { value: number, presence: number }>
 }
 
-export async function readNoiseModel (redis: Redis, keys: Keys, route: string): Promise<StoredNoiseModel> {
+export async function readNoiseModel (redis: RedisClient, keys: Keys, route: string): Promise<StoredNoiseModel> {
   const fields = await redis.hgetall(keys.noiseModel(route))
   const model: StoredNoiseModel = { samples: Number(fields.samples ?? 0), paths: {} }
   for (const [field, value] of Object.entries(fields)) {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './redis-connection.js'
 import type { Keys } from './keys.js'
 
 /** A person's answer to a suggested ignore rule. */
@@ -10,15 +10,15 @@ export interface IgnoreRuleDecision {
   actor: string
 }
 
-export async function decideIgnoreRule (redis: Redis, keys: Keys, route: string, decision: IgnoreRuleDecision): Promise<void> {
+export async function decideIgnoreRule (redis: RedisClient, keys: Keys, route: string, decision: IgnoreRuleDecision): Promise<void> {
   await redis.hset(keys.ignoreRules(route), `${decision.rule}:${decision.pattern}`, JSON.stringify(decision))
 }
 
-export async function forgetIgnoreRule (redis: Redis, keys: Keys, route: string, rule: string, pattern: string): Promise<boolean> {
+export async function forgetIgnoreRule (redis: RedisClient, keys: Keys, route: string, rule: string, pattern: string): Promise<boolean> {
   return await redis.hdel(keys.ignoreRules(route), `${rule}:${pattern}`) === 1
 }
 
-export async function readIgnoreRules (redis: Redis, keys: Keys, route: string): Promise<IgnoreRuleDecision[]> {
+export async function readIgnoreRules (redis: RedisClient, keys: Keys, route: string): Promise<IgnoreRuleDecision[]> {
   const fields = await redis.hgetall(keys.ignoreRules(route))
 
   return Object.values(fields).map((encoded) => JSON.parse(encoded) as IgnoreRuleDecision)

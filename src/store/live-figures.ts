@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './redis-connection.js'
 import { bucketMs, retentionMs } from './diff-aggregates.js'
 import type { Keys } from './keys.js'
 import { emptyLatencyCounts, estimateQuantile, type LatencyCounts } from './latency-histogram.js'
@@ -39,7 +39,7 @@ const prefixes = { candidate: 'c', baseline: 'b' } as const
  * Adds one gateway's figures for one route and bucket. Gateways add, never
  * set, so any number of them sum up in the same hash.
  */
-export async function addLiveFigures (redis: Redis, keys: Keys, route: string, bucket: number, figures: LiveFigures): Promise<void> {
+export async function addLiveFigures (redis: RedisClient, keys: Keys, route: string, bucket: number, figures: LiveFigures): Promise<void> {
   const key = keys.liveBucket(route, bucket)
   const pipeline = redis.multi()
   for (const side of ['candidate', 'baseline'] as const) {
@@ -56,7 +56,7 @@ export async function addLiveFigures (redis: Redis, keys: Keys, route: string, b
 }
 
 /** A route's live figures summed over the buckets that overlap [from, to). */
-export async function readLiveFigures (redis: Redis, keys: Keys, route: string, from: number, to: number): Promise<LiveFigures> {
+export async function readLiveFigures (redis: RedisClient, keys: Keys, route: string, from: number, to: number): Promise<LiveFigures> {
   const pipeline = redis.pipeline()
   for (let bucket = Math.floor(from / bucketMs); bucket * bucketMs < to; bucket++) pipeline.hgetall(keys.liveBucket(route, bucket))
   const figures = emptyLiveFigures()

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './redis-connection.js'
 
 /** A Lua script sent by its SHA-1 digest, its text sent only when Redis does not know it yet. */
 export interface LuaScript {
@@ -16,7 +16,7 @@ export function defineScript (lua: string): LuaScript {
  * after a restarted or flushed Redis forgot it. Scripts that run on every
  * batch or decision cost one small command instead of their whole text.
  */
-export async function runScript (redis: Redis, script: LuaScript, keys: string[], args: Array<string | number | Buffer>): Promise<unknown> {
+export async function runScript (redis: RedisClient, script: LuaScript, keys: string[], args: Array<string | number | Buffer>): Promise<unknown> {
   try {
     return await redis.evalsha(script.sha, keys.length, ...keys, ...args)
   } catch (error) {

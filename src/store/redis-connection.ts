@@ -1,4 +1,7 @@
-import { Redis, type RedisOptions } from 'ioredis'
+import { Cluster, Redis, type RedisOptions } from 'ioredis'
+
+/** A single Redis or a Redis Cluster: every key operation here works on both. */
+export type RedisClient = Redis | Cluster
 
 /**
  * Options for connections that sit near the live path: commands fail at
@@ -13,12 +16,49 @@ export const failFastOptions: RedisOptions = {
   lazyConnect: false
 }
 
-export function connectRedis (url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { ...failFastOptions, ...options })
+/**
+ * Connects to the Redis a URL names. A URL listing several nodes,
+ * `redis://host1:7000,host2:7000,host3:7000`, means a Redis Cluster, with
+ * any credentials given on the first node.
+ */
+export function connectRedis (url: string, options: RedisOptions = {}): RedisClient {
+  const settings = { ...failFastOptions, ...options }
+  const cluster = parseClusterUrl(url)
+  if (cluster === undefined) return new Redis(url, settings)
+
+  const { enableOfflineQueue, ...redisOptions } = { ...settings, ...cluster.credentials }
+  return new Cluster(cluster.nodes, {
+    enableOfflineQueue,
+    redisOptions,
+    clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1_000),
+    slotsRefreshTimeout: 2_000
+  })
+}
+
+export function isClusterUrl (url: string): boolean {
+  return parseClusterUrl(url) !== undefined
+}
+
+function parseClusterUrl (url: string): { nodes: Array<{ host: string, port: number }>, credentials: { username?: string, password?: string } } | undefined {
+  const match = /^rediss?:\/\/(?:([^@/]*)@)?([^/?]+)/.exec(url)
+  const hosts = match?.[2]?.split(',') ?? []
+  if (hosts.length < 2) return undefined
+
+  const nodes = hosts.map((host) => {
+    const [name, port] = host.split(':')
+    return { host: name ?? '127.0.0.1', port: Number(port ?? 6379) }
+  })
+  const [username, password] = (match?.[1] ?? '').split(':').map(decodeURIComponent)
+  const credentials = {
+    ...(username === undefined || username === '' ? {} : { username }),
+    ...(password === undefined || password === '' ? {} : { password })
+  }
+
+  return { nodes, credentials }
 }
 
 /** Waits until the connection is ready, or gives up after the timeout. */
-export async function waitUntilReady (redis: Redis, timeoutMs: number): Promise<boolean> {
+export async function waitUntilReady (redis: RedisClient, timeoutMs: number): Promise<boolean> {
   if (redis.status === 'ready') return true
 
   return await new Promise((resolve) => {

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './redis-connection.js'
 import type { Keys } from './keys.js'
 import { defineScript, runScript } from './lua-script.js'
 
@@ -16,7 +16,7 @@ export type RolloutStatus =
   | 'complete'
 
 /**
- * A route's rollout state as Redis holds it. Written by people (admin API,
+ * A route's rollout state as RedisClient holds it. Written by people (admin API,
  * CLI), alerts and the controller; read by every gateway.
  */
 export interface RolloutState {
@@ -100,7 +100,7 @@ export interface WriteOptions {
 }
 
 /** Writes a state; undefined when `expectVersion` no longer matched. */
-export async function writeRolloutState (redis: Redis, keys: Keys, route: string, change: RolloutStateChange, options: WriteOptions = {}): Promise<RolloutState | undefined> {
+export async function writeRolloutState (redis: RedisClient, keys: Keys, route: string, change: RolloutStateChange, options: WriteOptions = {}): Promise<RolloutState | undefined> {
   const now = options.now ?? Date.now()
   const fields = { ...change, route, updatedAt: now }
   const history = options.history === undefined ? '' : JSON.stringify({ at: now, route, ...options.history })
@@ -111,7 +111,7 @@ export async function writeRolloutState (redis: Redis, keys: Keys, route: string
 }
 
 /** Records the configured percentage for routes Redis knows nothing about yet. */
-export async function seedRolloutStates (redis: Redis, keys: Keys, initial: Map<string, number>, now = Date.now()): Promise<void> {
+export async function seedRolloutStates (redis: RedisClient, keys: Keys, initial: Map<string, number>, now = Date.now()): Promise<void> {
   const pipeline = redis.pipeline()
   for (const [route, percentage] of initial) {
     const state: RolloutState = { route, percentage, version: 1, updatedAt: now, actor: 'config', reason: 'initial percentage from configuration' }
@@ -121,7 +121,7 @@ export async function seedRolloutStates (redis: Redis, keys: Keys, initial: Map<
   await pipeline.exec()
 }
 
-export async function readRolloutStates (redis: Redis, keys: Keys): Promise<Map<string, RolloutState>> {
+export async function readRolloutStates (redis: RedisClient, keys: Keys): Promise<Map<string, RolloutState>> {
   const raw = await redis.hgetall(keys.rolloutState)
   const states = new Map<string, RolloutState>()
   for (const [route, encoded] of Object.entries(raw)) states.set(route, parseState(encoded))
@@ -129,14 +129,14 @@ export async function readRolloutStates (redis: Redis, keys: Keys): Promise<Map<
   return states
 }
 
-export async function readRolloutState (redis: Redis, keys: Keys, route: string): Promise<RolloutState | undefined> {
+export async function readRolloutState (redis: RedisClient, keys: Keys, route: string): Promise<RolloutState | undefined> {
   const encoded = await redis.hget(keys.rolloutState, route)
 
   return encoded === null ? undefined : parseState(encoded)
 }
 
 /** A route's history, newest first. */
-export async function readHistory (redis: Redis, keys: Keys, route: string, limit = 100): Promise<HistoryEntry[]> {
+export async function readHistory (redis: RedisClient, keys: Keys, route: string, limit = 100): Promise<HistoryEntry[]> {
   const entries = await redis.lrange(keys.rolloutHistory(route), 0, Math.max(0, limit - 1))
 
   return entries.map((entry) => JSON.parse(entry) as HistoryEntry)

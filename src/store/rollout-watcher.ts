@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './redis-connection.js'
 import type { Logger } from '../telemetry/logger.js'
 import type { Keys } from './keys.js'
 import { connectRedis, waitUntilReady } from './redis-connection.js'
@@ -34,8 +34,8 @@ export interface RedisHealth {
 export class RolloutWatcher {
   readonly #options: RolloutWatcherOptions
   readonly #percentages: Map<string, number>
-  #commands: Redis | undefined
-  #subscriber: Redis | undefined
+  #commands: RedisClient | undefined
+  #subscriber: RedisClient | undefined
   #timer: NodeJS.Timeout | undefined
   #reachable = false
   #since = Date.now()

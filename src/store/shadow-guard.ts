@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './redis-connection.js'
 import type { Keys } from './keys.js'
 
 /** A gateway's shadow budget guard for one route, as the report shows it. */
@@ -11,7 +11,7 @@ export interface ShadowGuardState {
   gateway: string
 }
 
-export async function writeShadowGuard (redis: Redis, keys: Keys, route: string, state: ShadowGuardState): Promise<void> {
+export async function writeShadowGuard (redis: RedisClient, keys: Keys, route: string, state: ShadowGuardState): Promise<void> {
   await redis.multi()
     .hset(keys.shadowGuard, `${route}\u0000${state.gateway}`, JSON.stringify(state))
     .pexpire(keys.shadowGuard, guardRetentionMs)
@@ -22,7 +22,7 @@ export async function writeShadowGuard (redis: Redis, keys: Keys, route: string,
 const guardRetentionMs = 24 * 60 * 60 * 1_000
 
 /** Every gateway's latest guard state for a route. */
-export async function readShadowGuards (redis: Redis, keys: Keys, route: string): Promise<ShadowGuardState[]> {
+export async function readShadowGuards (redis: RedisClient, keys: Keys, route: string): Promise<ShadowGuardState[]> {
   const fields = await redis.hgetall(keys.shadowGuard)
   const prefix = `${route}\u0000`
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis'
+import type { RedisClient } from './redis-connection.js'
 import { bucketMs } from './diff-aggregates.js'
 import type { Keys } from './keys.js'
 import { emptyLatencyCounts, estimateQuantile } from './latency-histogram.js'
@@ -26,7 +26,7 @@ const maxPoints = 360
  * errors and p99 of both backends from the gateways. Buckets are merged so
  * that no range gives more than a few hundred points.
  */
-export async function readTimeseries (redis: Redis, keys: Keys, route: string, from: number, to: number): Promise<TimePoint[]> {
+export async function readTimeseries (redis: RedisClient, keys: Keys, route: string, from: number, to: number): Promise<TimePoint[]> {
   const first = Math.floor(from / bucketMs)
   const last = Math.max(first, Math.ceil(to / bucketMs) - 1)
   const perPoint = Math.max(1, Math.ceil((last - first + 1) / maxPoints))

@@ -1,5 +1,4 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq'
-import { Redis } from 'ioredis'
 import { Counter, Histogram, type Registry } from 'prom-client'
 import type { Config, RouteConfig } from '../config/schema.js'
 import { compareSchema } from '../config/compare-schema.js'
@@ -10,6 +9,7 @@ import type { PairBatchJob } from '../shadow/pair-queue.js'
 import { readNoiseModel, recordPairs, type PairRecord } from '../store/diff-aggregates.js'
 import { readIgnoreRules } from '../store/ignore-rules.js'
 import { createKeys, type Keys } from '../store/keys.js'
+import { connectRedis, type RedisClient } from '../store/redis-connection.js'
 import type { Logger } from '../telemetry/logger.js'
 import { describeExample, judgePair, type RouteJudgement } from './pair-judge.js'
 
@@ -51,7 +51,7 @@ export class PairWorker {
   readonly #examplesAt = new Map<string, number>()
   readonly #metrics: ReturnType<typeof createWorkerMetrics>
   readonly #now: () => number
-  #redis: Redis | undefined
+  #redis: RedisClient | undefined
   #worker: Worker<PairBatchJob> | undefined
 
   constructor (options: PairWorkerOptions) {
@@ -65,7 +65,7 @@ export class PairWorker {
   start (): void {
     // A worker waits for jobs with blocking commands, which want commands
     // retried across reconnects rather than failed.
-    this.#redis = new Redis(this.#options.redisUrl, { maxRetriesPerRequest: null, connectionName: 'shadowramp-worker' })
+    this.#redis = connectRedis(this.#options.redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue: true, connectionName: 'shadowramp-worker' })
     this.#redis.on('error', () => {})
     this.#worker = new Worker<PairBatchJob>(this.#keys.pairQueue, async (job) => await this.#processBatch(job), {
       connection: this.#redis,
@@ -89,7 +89,7 @@ export class PairWorker {
   }
 
   async #processBatch (job: Job<PairBatchJob>): Promise<void> {
-    const redis = this.#redis as Redis
+    const redis = this.#redis as RedisClient
     const encoded = await redis.lrangeBuffer(job.data.batchKey, 0, -1)
     if (encoded.length === 0) {
       // Counted already and cleaned up by an earlier attempt, or expired unread.
@@ -144,7 +144,7 @@ export class PairWorker {
     const cached = this.#judgements.get(route)
     if (cached !== undefined && this.#now() - cached.readAt < (this.#options.refreshMs ?? defaultRefreshMs)) return cached
 
-    const redis = this.#redis as Redis
+    const redis = this.#redis as RedisClient
     const [noise, decisions] = await Promise.all([readNoiseModel(redis, this.#keys, route), readIgnoreRules(redis, this.#keys, route)])
     const configured = this.#routes.get(route)?.compare ?? compareSchema.parse({})
     const accepted = decisions.filter((decision) => decision.decision === 'accepted')
