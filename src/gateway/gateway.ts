@@ -6,10 +6,10 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, t
 import type { Config } from '../config/schema.js'
 import { SR_ERR_BAD_PATH, SR_ERR_NO_ROUTE, ShadowrampError } from '../errors.js'
 import type { Logger } from '../telemetry/logger.js'
-import { statusClass, type GatewayMetrics } from '../telemetry/metrics.js'
+import { bindRouteMetrics, type GatewayMetrics } from '../telemetry/metrics.js'
 import { chooseBackend, readForcedBackend } from './backend-choice.js'
 import { createClientErrorHandler } from './client-errors.js'
-import { lastGoodKey, releaseBody, runFallbackChain, type LiveAnswer } from './fallback-chain.js'
+import { lastGoodKey, releaseBody, runFallbackChain, type ChainObserver, type LiveAnswer } from './fallback-chain.js'
 import type { StoredResponse } from './fallback-content.js'
 import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js'
 import { closeLiveRoute, createLiveRoute, type LiveRoute } from './live-route.js'
@@ -115,12 +115,25 @@ class GatewayLogController extends LogController {
 }
 
 function createLiveHandler (route: LiveRoute, options: GatewayOptions, forceHeader: string | undefined) {
-  const { metrics, percentages } = options
+  const { percentages, counter } = options
+  const recorded = bindRouteMetrics(options.metrics, route.name)
+  const observer: ChainObserver = {
+    onAttempt: (backend, failed, seconds) => {
+      recorded.attempted(backend, failed, seconds)
+      counter?.attempted(route.name, backend, failed, seconds)
+    },
+    onFallback: (from, reason) => {
+      recorded.fellBack(from, reason)
+      counter?.fellBack(route.name, from)
+    }
+  }
 
   return async function serveLive (request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
     const started = performance.now()
     const path = request.url
-    if (dotSegment.test(path.split('?')[0] ?? '')) throw new SR_ERR_BAD_PATH(path.split('?')[0] ?? '')
+    const queryAt = path.indexOf('?')
+    const pathOnly = queryAt === -1 ? path : path.slice(0, queryAt)
+    if (dotSegment.test(pathOnly)) throw new SR_ERR_BAD_PATH(pathOnly)
 
     const headers = request.headers
     const key = route.readStickyKey(headers, request.ip)
@@ -129,23 +142,12 @@ function createLiveHandler (route: LiveRoute, options: GatewayOptions, forceHead
     const upstreamRequest = buildUpstreamRequest(request, path)
     const tap = options.mirror?.begin(route.name, upstreamRequest, choice.backend, request.id)
 
-    const answer = await runFallbackChain(route, choice.backend, upstreamRequest, {
-      onAttempt: (backend, failed, seconds) => {
-        if (seconds !== undefined) metrics.backendDuration.observe({ route: route.name, backend }, seconds)
-        metrics.backendAttempts.inc({ route: route.name, backend, result: failed ? 'failed' : 'answered' })
-        options.counter?.attempted(route.name, backend, failed, seconds)
-      },
-      onFallback: (from, reason) => {
-        metrics.fallbacks.inc({ route: route.name, from, reason })
-        options.counter?.fellBack(route.name, from)
-      }
-    })
+    const answer = await runFallbackChain(route, choice.backend, upstreamRequest, observer)
 
     const servedBy = answer.kind === 'upstream' ? answer.servedBy : 'fallback'
     if (servedBy !== choice.backend) tap?.abandon('live-fell-back')
     const status = sendAnswer(route, upstreamRequest, answer, reply, servedBy === choice.backend ? tap : undefined)
-    metrics.requests.inc({ route: route.name, served_by: servedBy, status_class: statusClass(status) })
-    metrics.requestDuration.observe({ route: route.name, served_by: servedBy }, (performance.now() - started) / 1_000)
+    recorded.answered(servedBy, status, (performance.now() - started) / 1_000)
 
     return reply
   }

@@ -92,3 +92,42 @@ export function createGatewayMetrics (registry: Registry): GatewayMetrics {
 export function statusClass (status: number): string {
   return `${Math.floor(status / 100)}xx`
 }
+
+/** One route's live metrics, with the labelled series looked up once each. */
+export interface RouteMetrics {
+  answered: (servedBy: string, status: number, seconds: number) => void
+  attempted: (backend: string, failed: boolean, seconds: number | undefined) => void
+  fellBack: (from: string, reason: string) => void
+}
+
+/**
+ * Binds a route's series as they are first used. prom-client hashes the
+ * label set on every call otherwise, several times per live request.
+ */
+export function bindRouteMetrics (metrics: GatewayMetrics, route: string): RouteMetrics {
+  const series = new Map<string, { inc: (value?: number) => void } & { observe?: (value: number) => void }>()
+  const bound = <T>(key: string, bind: () => T): T => {
+    let found = series.get(key) as T | undefined
+    if (found === undefined) {
+      found = bind()
+      series.set(key, found as never)
+    }
+    return found
+  }
+
+  return {
+    answered: (servedBy, status, seconds) => {
+      const statusClassName = statusClass(status)
+      bound(`requests ${servedBy} ${statusClassName}`, () => metrics.requests.labels({ route, served_by: servedBy, status_class: statusClassName })).inc()
+      bound(`duration ${servedBy}`, () => metrics.requestDuration.labels({ route, served_by: servedBy })).observe(seconds)
+    },
+    attempted: (backend, failed, seconds) => {
+      const result = failed ? 'failed' : 'answered'
+      bound(`attempts ${backend} ${result}`, () => metrics.backendAttempts.labels({ route, backend, result })).inc()
+      if (seconds !== undefined) bound(`backend ${backend}`, () => metrics.backendDuration.labels({ route, backend })).observe(seconds)
+    },
+    fellBack: (from, reason) => {
+      bound(`fallbacks ${from} ${reason}`, () => metrics.fallbacks.labels({ route, from, reason })).inc()
+    }
+  }
+}
