@@ -9,7 +9,7 @@ import { recordPairs, type PairRecord } from '../../src/store/diff-aggregates.js
 import { createKeys, type Keys } from '../../src/store/keys.js'
 import { addLiveFigures, emptyLiveFigures } from '../../src/store/live-figures.js'
 import { latencyBucket } from '../../src/store/latency-histogram.js'
-import { readHistory, readRolloutState, seedRolloutStates, type HistoryEntry } from '../../src/store/rollout-store.js'
+import { readHistory, readRolloutState, seedRolloutStates, writeRolloutState, type HistoryEntry } from '../../src/store/rollout-store.js'
 import { memoryLogger } from '../helpers/gateway.js'
 import { dropNamespace, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
 
@@ -219,4 +219,47 @@ t.test('two controllers run and exactly one decides; when it dies the other take
   const before = (await h.state())?.percentage
   await runIntervals(h, second, 6, 300, 0)
   t.ok(((await h.state())?.percentage ?? 0) > (before ?? 0), 'the new leader goes on promoting')
+})
+
+t.test('a person who changes the route while the leader is deciding wins; the stale decision is dropped, not written', async (t) => {
+  const h = await harness(t)
+  const leader = await h.controller()
+  t.same(await runIntervals(h, leader, 1, 300, 0), [1], 'the plan started at its first step')
+
+  // A second controller on the same Redis. In a tick it reads its clock
+  // twice: for the lease, then right after it has loaded the route's state.
+  // The person's change lands at that second reading.
+  const { logger, lines } = memoryLogger('info')
+  let readingsUntilChange = 0
+  const deciding = new RolloutController({
+    config: h.config,
+    redisUrl: h.config.redis.url,
+    keys: h.keys,
+    logger,
+    notifier: { notify: () => {} },
+    now: () => {
+      if (readingsUntilChange > 0 && --readingsUntilChange === 0) {
+        void writeRolloutState(h.redis, h.keys, 'feed', { percentage: 0, status: 'manual', actor: 'release-manager', reason: 'stopped by hand' },
+          { history: { actor: 'release-manager', action: 'set', from: 1, to: 0, reason: 'stopped by hand' }, now: h.clock.now })
+      }
+      return h.clock.now
+    }
+  })
+  await leader.close()
+  await deciding.start(false)
+  t.teardown(async () => await deciding.close())
+  t.equal(await deciding.refreshLease(), true, 'it leads once the first has stepped down')
+
+  await h.traffic(300, 0)
+  h.advance(20_000)
+  t.equal(await deciding.refreshLease(), true)
+  readingsUntilChange = 2
+  await deciding.tick()
+
+  t.equal(readingsUntilChange, 0, 'the change landed during the analysis')
+  t.match(await h.state(), { percentage: 0, status: 'manual', actor: 'release-manager' }, "the person's change stands")
+  const actions = (await readHistory(h.redis, h.keys, 'feed')).map((entry) => `${entry.actor} ${entry.action} ${entry.to}`)
+  t.equal(actions[0], 'release-manager set 0', 'the newest entry is the person\'s, and no promotion follows it')
+  t.notOk(actions.includes('controller promote 5'), 'the promotion decided on the old state was never written')
+  t.ok(lines().some((line) => String(line.msg).includes('route changed during the analysis')), 'and the dropped decision is logged')
 })
