@@ -78,7 +78,10 @@ export class PairQueue {
 
     const batchKey = this.#keys.pairBatch(batchId)
     const bytes = parts.reduce((sum, part) => sum + part.length, 0)
-    await redis.multi().rpush(batchKey, ...parts).pexpire(batchKey, this.#config.retentionMs).exec()
+    // Two commands written together rather than a MULTI: ioredis copies a
+    // whole MULTI into one more buffer, and a batch is megabytes. Both reach
+    // Redis before the job that points at the list is added.
+    await Promise.all([redis.rpush(batchKey, ...parts), redis.pexpire(batchKey, this.#config.retentionMs)])
     await queue.add('pairs', { batchKey, pairs, bytes }, {
       jobId: batchId,
       removeOnComplete: true,
