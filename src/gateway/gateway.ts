@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
-import { pipeline, Transform } from 'node:stream'
+import { Transform, type Readable } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify'
 import type { Config } from '../config/schema.js'
 import { SR_ERR_BAD_PATH, SR_ERR_NO_ROUTE, ShadowrampError } from '../errors.js'
@@ -198,8 +198,27 @@ function sendUpstream (route: LiveRoute, request: UpstreamRequest, servedBy: str
     return
   }
 
-  // pipeline, not pipe: a client that goes away destroys the backend's body too.
-  reply.send(pipeline([response.body, ...observers], () => {}))
+  reply.send(throughObservers(response.body, observers))
+}
+
+/**
+ * Pipes a backend's body through observers that copy what passes. Not
+ * stream.pipeline: it costs an AbortController and a DOMException on every
+ * response, measurable at thousands a second. What pipeline gave is wired
+ * here: a body that breaks off breaks the stream the client reads, and a
+ * client that goes away destroys the backend's body, so that its
+ * connection is not held until the body timeout.
+ */
+function throughObservers (body: Readable, observers: Transform[]): Readable {
+  const streams: Readable[] = [body, ...observers]
+  const tail = streams.reduce((from, to) => from.pipe(to as Transform))
+  const destroyAll = (error?: Error): void => {
+    for (const stream of streams) if (!stream.destroyed) stream.destroy(error)
+  }
+  body.once('error', destroyAll)
+  tail.once('close', () => { if (!body.readableEnded) destroyAll() })
+
+  return tail
 }
 
 function sendStored (stored: StoredResponse, reply: FastifyReply): void {
