@@ -33,6 +33,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Client } from 'undici'
+import { readWhole, settingsOrExit } from './lib/bench-options.js'
 import { drainBacklog } from './lib/backlog-drain.js'
 import { measureClosedLoop } from './lib/closed-loop.js'
 import {
@@ -144,7 +145,7 @@ const workerCatchUpMs = 30_000
 /** Nice value of the diff worker: diffing runs elsewhere in production, not on the gateway's cores. */
 const workerNiceness = 19
 
-const settings = readSettingsOrExit(process.argv.slice(2))
+const settings = settingsOrExit(() => readSettings(process.argv.slice(2)), usage)
 runBench(async () => await compareWithNginx(settings), deadlineMs(settings))
 
 async function compareWithNginx (settings: Settings): Promise<void> {
@@ -164,15 +165,6 @@ async function compareWithNginx (settings: Settings): Promise<void> {
   }
 
   await report(rig, rounds, drains)
-}
-
-function readSettingsOrExit (args: string[]): Settings {
-  try {
-    return readSettings(args)
-  } catch (error) {
-    process.stderr.write(`bench: ${(error as Error).message}\n${usage}\n`)
-    process.exit(2)
-  }
 }
 
 function readSettings (args: string[]): Settings {
@@ -203,18 +195,6 @@ function readSettings (args: string[]): Settings {
     profile: readProfiled(values.profile),
     installSeconds: findNginx() === undefined ? 300 : 0
   }
-}
-
-/** Options are bounded so that no typo turns into an hour of load. */
-function readWhole (name: string, text: string | undefined, fallback: number, min: number, max: number): number {
-  if (text === undefined) return fallback
-
-  const value = Number(text)
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} expects a whole number from ${min} to ${max}, found ${text}`)
-  }
-
-  return value
 }
 
 function readProfiled (text: string | undefined): Profiled | undefined {

@@ -14,6 +14,7 @@ import { relative } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Client } from 'undici'
+import { readWhole, settingsOrExit } from './lib/bench-options.js'
 import { measureClosedLoop, type ClosedLoopResult } from './lib/closed-loop.js'
 import { changeBetween, readGatewayMetrics, type GatewayMetricsSummary } from './lib/gateway-metrics.js'
 import { startGateway, type RunningGateway } from './lib/gateway-process.js'
@@ -121,7 +122,7 @@ const feedPath = '/feed/videos?limit=20'
 const settleMs = 250
 const lowestRate = 50
 
-const settings = readSettingsOrExit(process.argv.slice(2))
+const settings = settingsOrExit(() => readSettings(process.argv.slice(2)), usage)
 runBench(async () => await measureGatewayOverhead(settings), deadlineMs(settings))
 
 async function measureGatewayOverhead (settings: Settings): Promise<void> {
@@ -155,15 +156,6 @@ async function measureGatewayOverhead (settings: Settings): Promise<void> {
   })
 }
 
-function readSettingsOrExit (args: string[]): Settings {
-  try {
-    return readSettings(args)
-  } catch (error) {
-    process.stderr.write(`bench: ${(error as Error).message}\n${usage}\n`)
-    process.exit(2)
-  }
-}
-
 function readSettings (args: string[]): Settings {
   const { values } = parseArgs({
     args,
@@ -185,18 +177,6 @@ function readSettings (args: string[]): Settings {
     openConnections: 32,
     maxRate: readWhole('--rate', values.rate, 1_000, lowestRate, 20_000)
   }
-}
-
-/** Options are bounded so that no typo turns into an hour of load. */
-function readWhole (name: string, text: string | undefined, fallback: number, min: number, max: number): number {
-  if (text === undefined) return fallback
-
-  const value = Number(text)
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} expects a whole number from ${min} to ${max}, found ${text}`)
-  }
-
-  return value
 }
 
 function plannedSeconds (settings: Settings): number {

@@ -37,6 +37,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Client } from 'undici'
+import { readWhole, settingsOrExit } from './lib/bench-options.js'
 import { measureClosedLoop, type ClosedLoopResult } from './lib/closed-loop.js'
 import {
   summarizeGatewayProfile, type GatewayProfileEntry, type GatewayProfileSummary
@@ -245,7 +246,7 @@ const phaseLabels: Record<PhaseName, string> = {
   redisPaused: 'Redis paused 5 s'
 }
 
-const settings = readSettingsOrExit(process.argv.slice(2))
+const settings = settingsOrExit(() => readSettings(process.argv.slice(2)), usage)
 runBench(async () => await measureShadowCost(settings), deadlineMs(settings))
 
 async function measureShadowCost (settings: Settings): Promise<void> {
@@ -280,15 +281,6 @@ async function measureShadowCost (settings: Settings): Promise<void> {
   })
 }
 
-function readSettingsOrExit (args: string[]): Settings {
-  try {
-    return readSettings(args)
-  } catch (error) {
-    process.stderr.write(`bench: ${(error as Error).message}\n${usage}\n`)
-    process.exit(2)
-  }
-}
-
 function readSettings (args: string[]): Settings {
   const { values } = parseArgs({
     args,
@@ -315,18 +307,6 @@ function readSettings (args: string[]): Settings {
     pauseEveryRound: !quick,
     profile: readGatewayName(values.profile)
   }
-}
-
-/** Options are bounded so that no typo turns into an hour of load. */
-function readWhole (name: string, text: string | undefined, fallback: number, min: number, max: number): number {
-  if (text === undefined) return fallback
-
-  const value = Number(text)
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} expects a whole number from ${min} to ${max}, found ${text}`)
-  }
-
-  return value
 }
 
 function readGatewayName (text: string | undefined): GatewayName | undefined {

@@ -26,6 +26,7 @@ import { parseArgs } from 'node:util'
 import { configSchema, type ShadowConfig } from '../src/config/schema.js'
 import { resolveRedis } from '../src/store/redis-bootstrap.js'
 import { createLogger, type Logger } from '../src/telemetry/logger.js'
+import { readWhole, settingsOrExit } from './lib/bench-options.js'
 import { drainBacklog, type BacklogFigures, type WorkerBench } from './lib/backlog-drain.js'
 import { trackChild } from './lib/child-processes.js'
 import { addCleanup, once } from './lib/cleanup-tasks.js'
@@ -84,7 +85,7 @@ const flatRule: FlatRule = { endBatches: 2, slopePerSecond: 0.1 }
 const depthEveryMs = 500
 const busyWaitShare = 0.1
 
-const settings = readSettingsOrExit(process.argv.slice(2))
+const settings = settingsOrExit(() => readSettings(process.argv.slice(2)), usage)
 runBench(async () => await measureWorkerThroughput(settings), deadlineMs(settings))
 
 async function measureWorkerThroughput (settings: Settings): Promise<void> {
@@ -119,15 +120,6 @@ async function measureWorkerThroughput (settings: Settings): Promise<void> {
   await saveFigures({ settings, flatRule, loadBefore, pairBytes, rounds, summary, steady, profiled })
 }
 
-function readSettingsOrExit (args: string[]): Settings {
-  try {
-    return readSettings(args)
-  } catch (error) {
-    process.stderr.write(`bench: ${(error as Error).message}\n${usage}\n`)
-    process.exit(2)
-  }
-}
-
 function readSettings (args: string[]): Settings {
   const { values } = parseArgs({
     args,
@@ -155,20 +147,6 @@ function readSettings (args: string[]): Settings {
     twoWorkers: !quick && values['one-worker-only'] !== true,
     profile: values.profile === true
   }
-}
-
-/** Options are bounded so that no typo turns into an hour of load or gigabytes in Redis. */
-function readWhole (
-  name: string, text: string | undefined, fallback: number, min: number, max: number
-): number {
-  if (text === undefined) return fallback
-
-  const value = Number(text)
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`${name} expects a whole number from ${min} to ${max}, found ${text}`)
-  }
-
-  return value
 }
 
 /**
