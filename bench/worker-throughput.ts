@@ -7,7 +7,7 @@
  *   feed against its variant with five differences, item ids renamed per
  *   pair): JSON.parse of both bodies alone, then with deep-diff's diff,
  *   then with microdiff, then comparePair, then judgePair, the reference;
- * - one `shadowramp worker` process (concurrency 1) draining a backlog
+ * - one `shadowramp worker` process (its default concurrency) draining a backlog
  *   enqueued as a gateway would (PairBatcher + PairQueue, batches of 64),
  *   then two such processes draining another.
  * After the rounds, one worker takes pairs offered at half the capacity

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises'
+import { defaultWorkerConcurrency } from '../../src/config/schema.js'
 import type { PairProducer } from './pair-producer.js'
 import type { Completion, PairQueueWatch } from './pair-queue-watch.js'
 import type { ProcessLogSummary } from './process-log.js'
@@ -19,7 +20,7 @@ export interface WorkerBench {
 export interface BacklogOptions {
   pairs: number
   workers: number
-  /** Batches each worker judges at once. Default 1. */
+  /** Batches each worker has in hand at once. Default: the worker's own default. */
   concurrency?: number
   /** Prefix of the pairs' ids; unique per backlog, since a batch id is never queued twice. */
   label: string
@@ -78,7 +79,7 @@ export async function drainBacklog (
   const backlog = await bench.producer.enqueueBacklog(options.pairs, options.label)
 
   const spawnedAt = performance.now()
-  const concurrency = options.concurrency ?? 1
+  const concurrency = options.concurrency ?? defaultWorkerConcurrency
   const extra = { concurrency, cpuProfileDir: options.cpuProfileDir }
   const workers = await startWorkers(bench, options.workers, extra)
   let drain: DrainReading

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
+import { defaultWorkerConcurrency } from '../../src/config/schema.js'
 import { hasExited, stopChild, trackChild } from './child-processes.js'
 import { addCleanup, once } from './cleanup-tasks.js'
 import { requireLoopback } from './loopback.js'
@@ -17,7 +18,7 @@ export interface WorkerOptions {
   namespace: string
   /** The one route whose pairs the worker judges. */
   route: string
-  /** Batches judged at once. Default 1. */
+  /** Batches judged at once. Default: the worker's own default. */
   concurrency?: number
   /** How long the worker holds a batch before another may take it over. Default 30 000. */
   lockMs?: number
@@ -119,7 +120,7 @@ function renderConfig (options: WorkerOptions): string {
     log: { level: 'info', requests: false },
     redis: { url: options.redisUrl, namespace: options.namespace },
     worker: {
-      concurrency: options.concurrency ?? 1,
+      concurrency: options.concurrency ?? defaultWorkerConcurrency,
       lockMs: options.lockMs ?? 30_000,
       listen: { host: '127.0.0.1', port: 0 }
     },

@@ -107,9 +107,9 @@ function throughputRows (report: WorkerReport): string[][] {
     ['in process, one thread, no queue', '', '', '', ''],
     ...loopNames.map((name) => row(`  ${labels[name] ?? name}`, summary.loops[name])),
     ['worker processes draining a backlog', '', '', '', ''],
-    row('  one worker, concurrency 1', summary.one, target)
+    row('  one worker process', summary.one, target)
   ]
-  if (summary.two !== undefined) rows.push(row('  two workers, concurrency 1 each', summary.two))
+  if (summary.two !== undefined) rows.push(row('  two worker processes', summary.two))
   if (report.twoWorkersSkipped) rows.push(['  two workers', 'skipped', '', '', ''])
 
   return rows

@@ -23,6 +23,9 @@ const byteCount = z.number({ error: 'a number of bytes' })
   .positive('a number of bytes above 0')
 
 /** A percentage from 0 to 100 in steps of 0.01. */
+
+/** Batches a worker process has in hand at once unless configured otherwise. */
+export const defaultWorkerConcurrency = 2
 export const percentageSchema = z.number({ error: 'a percentage from 0 to 100' })
   .min(0, 'a percentage from 0 to 100')
   .max(100, 'a percentage from 0 to 100')
@@ -242,7 +245,7 @@ export const configSchema = z.strictObject({
      * done one pair at a time on one core either way, and the second batch
      * is fetched and counted while the first is judged.
      */
-    concurrency: z.number({ error: 'a number of batches' }).int().min(1, 'at least 1 batch').default(2),
+    concurrency: z.number({ error: 'a number of batches' }).int().min(1, 'at least 1 batch').default(defaultWorkerConcurrency),
     /**
      * How long a worker holds a batch before another may take it over; a
      * killed worker's batch is retried after about this long.
