@@ -85,7 +85,7 @@ export const routeView = {
     waitingFor: { ...nullableString, description: 'What the controller waits for, in words.' },
     failingIntervals: { type: 'integer' },
     version: { type: 'integer', description: 'Raised by one on every change; 0 while Redis holds no state.' },
-    updatedAt: nullableString,
+    updatedAt: { ...nullableString, description: 'When the route last changed; the actor and reason are that change\'s.' },
     actor: { type: 'string' },
     reason: { type: 'string' },
     plan: planSummary,

@@ -19,6 +19,7 @@ export interface RouteView {
   waitingFor: string | null
   failingIntervals: number
   version: number
+  /** When the route last changed (not when the controller last looked), by whom and why. */
   updatedAt: string | null
   actor: string
   reason: string
@@ -104,7 +105,7 @@ export async function viewRoute (context: ViewContext, route: RouteConfig, store
     waitingFor: state.waitingFor ?? describeWaiting(plan, state),
     failingIntervals: state.failingIntervals ?? 0,
     version: state.version,
-    updatedAt: stored === undefined ? null : isoOrNull(state.updatedAt),
+    updatedAt: stored === undefined ? null : isoOrNull(state.changedAt ?? state.updatedAt),
     actor: state.actor,
     reason: state.reason,
     plan: plan === undefined ? null : { steps: plan.steps, intervalMs: plan.intervalMs, thresholds: plan.thresholds },
@@ -140,9 +141,12 @@ function describeStep (plan: RolloutPlan, state: RolloutState): RouteView['step'
 }
 
 function describeWaiting (plan: RolloutPlan | undefined, state: RolloutState): string | null {
-  const notStarted = state.status === undefined || state.status === 'manual'
+  if (plan === undefined) return null
+  if (state.status === undefined || state.status === 'manual') return 'the controller to start the plan'
+  // Just promoted: nothing has been analysed on this step yet.
+  if (state.status === 'ramping') return `the first analysis of this step (every ${plan.intervalMs / 1_000} s)`
 
-  return plan !== undefined && notStarted ? 'the controller to start the plan' : null
+  return null
 }
 
 function standInState (route: RouteConfig, served: number | undefined): RolloutState {

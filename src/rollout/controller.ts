@@ -182,7 +182,8 @@ export class RolloutController {
 
     switch (decision.kind) {
       case 'hold':
-        await this.#write(state, { ...base, reason: state.reason, waitingFor: decision.reason }, undefined, now)
+        // Not a change: the last change's actor and reason stay.
+        await this.#write(state, { ...base, actor: state.actor, reason: state.reason, waitingFor: decision.reason }, undefined, now)
         return
       case 'promote':
         await this.#write(state, { ...base, ...onStep(plan, decision.stepIndex, decision.percentage, now), reason: decision.reason, lastAnalysisAt: now }, history('promote', decision.percentage), now)
@@ -204,7 +205,8 @@ export class RolloutController {
         return
       case 'complete': {
         const newlyComplete = state.status !== 'complete'
-        await this.#write(state, { ...base, status: 'complete', reason: newlyComplete ? decision.reason : state.reason, waitingFor: decision.reason }, newlyComplete ? history('complete', state.percentage) : undefined, now)
+        const change = newlyComplete ? { reason: decision.reason } : { actor: state.actor, reason: state.reason }
+        await this.#write(state, { ...base, ...change, status: 'complete', waitingFor: decision.reason }, newlyComplete ? history('complete', state.percentage) : undefined, now)
       }
     }
   }

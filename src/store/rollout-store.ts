@@ -25,7 +25,14 @@ export interface RolloutState {
   percentage: number
   /** Raised by one on every write, so a writer can tell it is not the last. */
   version: number
+  /** When the state was last written, by a change or by the controller recording an analysis. */
   updatedAt: number
+  /**
+   * When the route last changed: the time of its newest history entry.
+   * The actor and reason are that change's. Absent on states written
+   * before the field existed; updatedAt stands in then.
+   */
+  changedAt?: number
   actor: string
   reason: string
   status?: RolloutStatus
@@ -102,7 +109,7 @@ export interface WriteOptions {
 /** Writes a state; undefined when `expectVersion` no longer matched. */
 export async function writeRolloutState (redis: RedisClient, keys: Keys, route: string, change: RolloutStateChange, options: WriteOptions = {}): Promise<RolloutState | undefined> {
   const now = options.now ?? Date.now()
-  const fields = { ...change, route, updatedAt: now }
+  const fields = { ...change, route, updatedAt: now, ...(options.history === undefined ? {} : { changedAt: now }) }
   const history = options.history === undefined ? '' : JSON.stringify({ at: now, route, ...options.history })
   const encoded = await runScript(redis, writeStateScript, [keys.rolloutState, keys.rolloutChanges, keys.rolloutHistory(route)],
     [route, JSON.stringify(fields), options.expectVersion ?? '', history, historyLength]) as string | null

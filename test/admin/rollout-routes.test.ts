@@ -67,7 +67,7 @@ t.test('each manual action changes the state and appends a history entry naming 
   t.match(set.body, { percentage: 25, status: 'paused', step: { index: 2 }, actor: 'alice', reason: 'customers asked', waitingFor: /set by hand/ })
   t.ok(await waitFor(async () => admin.served('feed') === 25, 2_000) < 2_000, 'the gateway serves the new percentage')
 
-  t.match((await post('resume')).body, { percentage: 25, status: 'ramping', step: { index: 2 }, waitingFor: null })
+  t.match((await post('resume')).body, { percentage: 25, status: 'ramping', step: { index: 2 }, waitingFor: /^the first analysis of this step/ })
   t.match((await post('pause', { reason: 'lunch' })).body, { percentage: 25, status: 'paused', reason: 'lunch', waitingFor: 'paused by alice; resume to let the plan continue' })
   t.match((await post('resume')).body, { status: 'ramping' })
   t.match((await post('promote')).body, { percentage: 100, status: 'complete', step: { index: 3 } })

@@ -1,6 +1,7 @@
 import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
-import { configSchema, type Config } from '../../src/config/schema.js'
+import { viewRoute } from '../../src/admin/route-view.js'
+import { configSchema, type Config, type RouteConfig } from '../../src/config/schema.js'
 import { RolloutController } from '../../src/rollout/controller.js'
 import type { Notifier } from '../../src/rollout/notifier.js'
 import { applyTransition, planManualAction } from '../../src/rollout/rollout-actions.js'
@@ -262,4 +263,28 @@ t.test('a person who changes the route while the leader is deciding wins; the st
   t.equal(actions[0], 'release-manager set 0', 'the newest entry is the person\'s, and no promotion follows it')
   t.notOk(actions.includes('controller promote 5'), 'the promotion decided on the old state was never written')
   t.ok(lines().some((line) => String(line.msg).includes('route changed during the analysis')), 'and the dropped decision is logged')
+})
+
+t.test('an interval that only holds leaves the last change as it was: its time, actor and reason', async (t) => {
+  const h = await harness(t)
+  const controller = await h.controller()
+  t.same(await runIntervals(h, controller, 1, 300, 0), [1], 'the plan started')
+  const started = await h.state()
+
+  // Too few pairs to decide: the controller records its analysis and holds.
+  await h.traffic(10, 0)
+  h.advance(10_000)
+  await controller.refreshLease()
+  await controller.tick()
+
+  const held = await h.state()
+  t.match(held?.waitingFor, /compared pairs/, 'the hold is recorded')
+  t.ok((held?.updatedAt ?? 0) > (started?.updatedAt ?? 0), 'the state was written again')
+  const [newest] = await readHistory(h.redis, h.keys, 'feed')
+  t.equal(held?.changedAt, newest?.at, 'the last change is still the start of the plan')
+  t.equal(held?.reason, started?.reason)
+  t.equal(held?.actor, 'controller')
+
+  const view = await viewRoute({ redis: h.redis, keys: h.keys, now: h.clock.now, served: () => undefined }, h.config.routes[0] as RouteConfig, held)
+  t.equal(view.updatedAt, new Date(newest?.at ?? 0).toISOString(), 'and status shows that change, not the hold')
 })
