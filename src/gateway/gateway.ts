@@ -37,8 +37,12 @@ export interface GatewayOptions {
 
 const proxiedMethods: HTTPMethods[] = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']
 
-/** `..` or `.` as a whole segment, plain or percent-encoded, or a backslash. */
-const dotSegment = /(^|\/)(\.|%2e){1,2}(\/|$)|\\|%5c/i
+/**
+ * `..` or `.` as a whole segment, plain or percent-encoded, or a backslash.
+ * An encoded slash counts as a separator here: a backend that decodes it
+ * before normalising would otherwise see `../` where we saw none.
+ */
+const dotSegment = /(^|\/|%2f)(\.|%2e){1,2}(\/|%2f|$)|\\|%5c/i
 
 /**
  * The public listener: every configured path pattern proxied to the
