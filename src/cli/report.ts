@@ -26,7 +26,12 @@ export async function printReport (config: Readonly<Config>, redisUrl: string, o
     const to = Date.now()
     const keys = createKeys(config.redis.namespace)
     const reports = await Promise.all(routes.map(async (route) => await buildRouteReport(redis, keys, route, to - options.sinceMs, to)))
-    write(options.json ? JSON.stringify(reports, null, 2) : reports.map((report) => formatRouteReport(report, options.sinceLabel)).join('\n\n'))
+    if (options.json) { write(JSON.stringify(reports, null, 2)); return reports }
+
+    const text = reports.map((report) => formatRouteReport(report, options.sinceLabel)).join('\n\n')
+    // The usual reason for nothing at all: another Redis or namespace than the gateway's.
+    const empty = reports.every((report) => report.pairs === 0)
+    write(empty ? `${text}\n\nno pairs at all in namespace ${config.redis.namespace} at ${redactUrl(redisUrl)}: if the gateway mirrors, check that this configuration names its redis.url and redis.namespace` : text)
     return reports
   } finally {
     redis.disconnect()

@@ -59,6 +59,16 @@ t.test('shadowramp report prints each route for people, and as JSON for scripts'
   const [feed] = JSON.parse(json.stdout) as Array<Record<string, unknown>>
   t.match(feed, { route: 'feed', pairs: 101, compared: 100, diverging: 6, statusMismatch: 1, noiseOnly: 3, notComparable: 1 })
 
+  const emptyFile = join(dir, 'empty.yaml')
+  writeFileSync(emptyFile, stringify({
+    redis: { url: redisUrl, namespace: `${namespace}-empty` },
+    routes: [{ name: 'feed', paths: ['/feed'], baseline: { url: 'http://127.0.0.1:1' }, candidate: { url: 'http://127.0.0.1:2' } }]
+  }))
+  const elsewhere = spawnSync(process.execPath, ['dist/cli/main.js', 'report', '--config', emptyFile], { encoding: 'utf8', timeout: 20_000 })
+  t.equal(elsewhere.status, 0, elsewhere.stderr)
+  t.match(elsewhere.stdout, new RegExp(`no pairs at all in namespace ${namespace}-empty at redis://`), 'a namespace with nothing in it is named')
+  t.notMatch(text.stdout, /no pairs at all/, 'and only then')
+
   const unknown = run('nonsense')
   t.equal(unknown.status, 1)
   t.match(unknown.stderr, /shadowramp: unknown route nonsense/)
