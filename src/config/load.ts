@@ -52,7 +52,12 @@ export function parseConfig (text: string, file: string, env: Env = {}): Readonl
 
   const result = configSchema.safeParse(raw, { reportInput: true })
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(describeIssue(issue, file, doc, lines))
+    // An unset variable is reported once, not again as the empty value it left.
+    const unset = new Set(problems.map((problem) => problem.path))
+    for (const issue of result.error.issues) {
+      const problem = describeIssue(issue, file, doc, lines)
+      if (!unset.has(problem.path)) problems.push(problem)
+    }
   }
   if (problems.length > 0 || !result.success) throw configError(problems)
 
@@ -203,10 +208,18 @@ function describeValue (value: unknown): string {
   if (value === undefined) return 'nothing'
   if (value === null) return 'null'
   if (typeof value === 'string') return JSON.stringify(value)
-  if (Array.isArray(value)) return 'a list'
+  if (Array.isArray(value)) return listed(value)
   if (typeof value === 'object') return 'a mapping'
 
   return String(value)
+}
+
+/** A short list as written ("[50, 10]"), a long one by its length. */
+function listed (values: unknown[]): string {
+  const written = JSON.stringify(values)
+  if (values.length === 0) return 'an empty list'
+
+  return written.length <= 60 ? written.replaceAll(',', ', ') : `a list of ${values.length}`
 }
 
 function article (type: string): string {

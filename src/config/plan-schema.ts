@@ -20,7 +20,7 @@ import { z } from 'zod'
 const stepPercentage = z.number({ error: 'a step percentage above 0, up to 100' })
   .gt(0, 'a step percentage above 0, up to 100')
   .max(100, 'a step percentage above 0, up to 100')
-  .refine(isHundredth, 'a step percentage in steps of 0.01')
+  .refine((value) => value <= 0 || value > 100 || isHundredth(value), 'a step percentage in steps of 0.01')
 
 const positiveMs = z.number({ error: 'a number of milliseconds' })
   .int('a whole number of milliseconds')

@@ -22,14 +22,14 @@ const byteCount = z.number({ error: 'a number of bytes' })
   .int('a whole number of bytes')
   .positive('a number of bytes above 0')
 
-/** A percentage from 0 to 100 in steps of 0.01. */
-
 /** Batches a worker process has in hand at once unless configured otherwise. */
 export const defaultWorkerConcurrency = 2
+
+/** A percentage from 0 to 100 in steps of 0.01; a value out of range is one problem, not two. */
 export const percentageSchema = z.number({ error: 'a percentage from 0 to 100' })
   .min(0, 'a percentage from 0 to 100')
   .max(100, 'a percentage from 0 to 100')
-  .refine(isHundredth, 'a percentage in steps of 0.01')
+  .refine((value) => value < 0 || value > 100 || isHundredth(value), 'a percentage in steps of 0.01')
 
 const statusCode = z.number({ error: 'an HTTP status code' })
   .int('an HTTP status code')

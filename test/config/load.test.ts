@@ -101,8 +101,20 @@ t.test('${VAR} and ${VAR:-default} are filled from the environment, typed in pla
   t.equal(config.routes[0]?.baseline.url, 'http://10.1.2.3:9000')
   t.equal(parseConfig(text, 'routes.yaml', { BASELINE: 'http://x.test' }).listen.port, 8080, 'the default applies')
 
-  const [problem] = problemsOf(text)
-  t.match(problem, { path: 'routes[0].baseline.url', expected: 'environment variable BASELINE to be set' })
+  const problems = problemsOf(text)
+  t.equal(problems.length, 1, 'an unset variable is one problem, not also the empty value it leaves')
+  t.match(problems[0], { path: 'routes[0].baseline.url', expected: 'environment variable BASELINE to be set' })
+})
+
+t.test('each problem is one line, and says what was found', async (t) => {
+  const negative = problemsOf(valid.replace('12.5', '-1'))
+  t.same(negative.map((problem) => `${problem.expected}, found ${problem.found}`), ['a percentage from 0 to 100, found -1'], 'out of range is not also "not in steps of 0.01"')
+
+  const falling = problemsOf(`${valid}    plan: { steps: [50, 10] }\n`)
+  t.same(falling.map((problem) => `${problem.path}: ${problem.found}`).sort(), ['routes[0].plan.steps: [50, 10]', 'routes[0].plan.steps: [50, 10]'])
+
+  const none = problemsOf('routes: []\n')
+  t.match(none, [{ path: 'routes', expected: 'at least one route', found: 'an empty list' }])
 })
 
 t.test('REDIS_URL and SHADOWRAMP_<ROUTE>_*_URL override the file', async (t) => {
