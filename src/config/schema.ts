@@ -23,7 +23,7 @@ const byteCount = z.number({ error: 'a number of bytes' })
   .positive('a number of bytes above 0')
 
 /** Batches a worker process has in hand at once unless configured otherwise. */
-export const defaultWorkerConcurrency = 2
+export const defaultWorkerConcurrency = 3
 
 /** A percentage from 0 to 100 in steps of 0.01; a value out of range is one problem, not two. */
 export const percentageSchema = z.number({ error: 'a percentage from 0 to 100' })
@@ -241,9 +241,10 @@ export const configSchema = z.strictObject({
     /** Run a diff worker inside `serve` as well (the demo does); production runs `shadowramp worker`. */
     inProcess: z.boolean({ error: 'true or false' }).default(false),
     /**
-     * Batches in hand at once per worker process. Default 2: judging is
-     * done one pair at a time on one core either way, and the second batch
-     * is fetched and counted while the first is judged.
+     * Batches in hand at once per worker process. Judging is done one pair
+     * at a time on one core either way; the others are fetched and counted
+     * meanwhile. With 2 the worker still waited on Redis about 34 µs per
+     * pair, with 3 about 14 (bench:worker), for ~3 MB more held per batch.
      */
     concurrency: z.number({ error: 'a number of batches' }).int().min(1, 'at least 1 batch').default(defaultWorkerConcurrency),
     /**
