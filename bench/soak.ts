@@ -90,7 +90,7 @@ async function soak (): Promise<void> {
   await gateway.stop()
   await Promise.all([baseline.stop(), candidate.stop(), redis.stop()])
 
-  report(samples, result, pairs)
+  await report(samples, result, pairs)
 }
 
 async function sample (pid: number, adminUrl: string, atSeconds: number): Promise<Sample> {
@@ -106,7 +106,7 @@ async function sample (pid: number, adminUrl: string, atSeconds: number): Promis
   }
 }
 
-function report (samples: Sample[], result: Awaited<ReturnType<typeof measureOpenLoop>>, pairs: { captured: number, enqueued: number, dropped: number }): void {
+async function report (samples: Sample[], result: Awaited<ReturnType<typeof measureOpenLoop>>, pairs: { captured: number, enqueued: number, dropped: number }): Promise<void> {
   const warm = samples.filter((entry) => entry.atSeconds * 1_000 >= warmUpMs)
   const first = warm[0] ?? samples[0] as Sample
   const last = samples.at(-1) as Sample
@@ -126,9 +126,10 @@ function report (samples: Sample[], result: Awaited<ReturnType<typeof measureOpe
   process.stdout.write(`pairs: ${formatNumber(pairs.captured)} captured, ${formatNumber(pairs.enqueued)} queued, ${formatNumber(pairs.dropped)} dropped\n`)
   process.stdout.write(`${rssFlat ? 'PASS' : 'FAIL'}  resident memory after the ${warmUpMs / 1_000} s warm-up: ${first.rssMb.toFixed(1)} → ${last.rssMb.toFixed(1)} MB, largest rise ${rssGrowth.toFixed(1)} MB (bound ${rssBoundMb} MB)\n`)
   process.stdout.write(`${descriptorsFlat ? 'PASS' : 'FAIL'}  open descriptors after the warm-up: ${first.openFiles} → ${last.openFiles}, peak of the last minute ${descriptorGrowth >= 0 ? '+' : ''}${descriptorGrowth} on the first minute's (bound +${descriptorBound})\n`)
-  void writeResults('soak', { machine: describeMachine(), minutes, rate, samples, live: result, pairs, rssGrowth, descriptorGrowth, rssFlat, descriptorsFlat })
-    .then((file) => process.stdout.write(`raw figures: ${file}\n`))
-  if (!rssFlat || !descriptorsFlat || result.errors + result.non2xx > 0) process.exitCode = 1
+  // Written before returning: the run ends the process as soon as the soak resolves.
+  const file = await writeResults('soak', { machine: describeMachine(), minutes, rate, samples, live: result, pairs, rssGrowth, descriptorGrowth, rssFlat, descriptorsFlat })
+  process.stdout.write(`raw figures: ${file}\n`)
+  if (!rssFlat || !descriptorsFlat || result.errors + result.non2xx > 0) throw new Error('the soak failed: see the lines marked FAIL and the live errors above')
 }
 
 runBench(soak, (minutes * 60 + 120) * 1_000)
