@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { spawnSync } from 'node:child_process'
 import t from 'tap'
 import { loadConfig, parseConfig, type ConfigProblem } from '../../src/config/load.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const valid = `
 listen: { host: 127.0.0.1, port: 8080 }
@@ -131,7 +131,7 @@ t.test('REDIS_URL and SHADOWRAMP_<ROUTE>_*_URL override the file', async (t) => 
 })
 
 t.test('the serve command stops with one line per problem and exit code 2', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'sr-config-'))
+  const dir = tempDir(t, 'sr-config-')
   const file = join(dir, 'bad.yaml')
   writeFileSync(file, 'listen: { port: -1 }\nroutes: []\n')
   const result = spawnSync(process.execPath, ['dist/cli/main.js', 'serve', '--config', file], { encoding: 'utf8', timeout: 20_000 })
@@ -141,7 +141,7 @@ t.test('the serve command stops with one line per problem and exit code 2', asyn
   t.equal(lines[0], 'shadowramp: configuration is invalid:')
   t.same(lines.slice(1), [
     `${file}:1:17 listen.port: expected a port from 0 to 65535, found -1`,
-    `${file}:2:9 routes: expected at least one route, found a list`
+    `${file}:2:9 routes: expected at least one route, found an empty list`
   ])
 })
 
