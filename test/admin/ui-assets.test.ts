@@ -1,11 +1,9 @@
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import Fastify from 'fastify'
 import t from 'tap'
 import { request } from 'undici'
 import { loadUiAssets, uiFolder, uiRoutes } from '../../src/admin/ui-assets.js'
 import { operatorSecret, quietRoute, readSecret, startAdminHarness } from '../helpers/admin-api.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 async function get (url: string, headers: Record<string, string> = {}): Promise<{ status: number, headers: Record<string, unknown>, text: string }> {
   const answer = await request(url, { headers })
@@ -63,7 +61,7 @@ t.test('the UI\'s table holds its folder\'s files and the chart library', async 
 
 t.test('a build without the UI\'s files still serves the rest, and /ui says what is missing', async (t) => {
   const app = Fastify()
-  const empty = mkdtempSync(join(tmpdir(), 'sr-ui-'))
+  const empty = tempDir(t, 'sr-ui-')
   await app.register(uiRoutes, { folder: empty })
   app.get('/healthz', async () => ({ status: 'ok' }))
   t.teardown(async () => await app.close())

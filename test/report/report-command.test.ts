@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { Redis } from 'ioredis'
@@ -10,6 +9,7 @@ import { decideIgnoreRule } from '../../src/store/ignore-rules.js'
 import { createKeys } from '../../src/store/keys.js'
 import { writeShadowGuard } from '../../src/store/shadow-guard.js'
 import { dropNamespace, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 function record (verdict: PairRecord['verdict'], extra: Partial<PairRecord> = {}): PairRecord {
   return { capturedAt: Date.now(), verdict, differences: [], ignored: [], noise: [], baselineLatencyMs: 4, candidateLatencyMs: 40, ...extra }
@@ -35,7 +35,7 @@ t.test('shadowramp report prints each route for people, and as JSON for scripts'
   await writeShadowGuard(redis, keys, 'feed', { factor: 0.25, reason: '9 failed and 0 slow of 10 shadow requests in the last second', since: Date.now(), gateway: 'host:1' })
   await decideIgnoreRule(redis, keys, 'feed', { rule: 'ignorePaths', pattern: 'generatedAt', decision: 'rejected', at: Date.now(), actor: 'test' })
 
-  const dir = mkdtempSync(join(tmpdir(), 'sr-report-'))
+  const dir = tempDir(t, 'sr-report-')
   const file = join(dir, 'config.yaml')
   writeFileSync(file, stringify({
     redis: { url: redisUrl, namespace },

@@ -1,6 +1,5 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import { Redis } from 'ioredis'
@@ -11,6 +10,7 @@ import { memoryLogger, startTestShadowramp } from '../helpers/gateway.js'
 import { startBackend, type BackendHandler } from '../helpers/http.js'
 import { dropNamespace, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
 import { readSecret, testTokens } from '../helpers/admin-api.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 const secret = 'PLANTED-SECRET-d41d8cd9'
 
@@ -100,7 +100,7 @@ t.test('a planted secret is found in no log, no stored pair, no report, no API a
   t.notMatch(logged, secret, 'log lines')
 
   // The exported report, as a script would read it.
-  const dir = mkdtempSync(join(tmpdir(), 'sr-secret-'))
+  const dir = tempDir(t, 'sr-secret-')
   const file = join(dir, 'config.yaml')
   writeFileSync(file, stringify({ redis: { url: redisUrl, namespace }, routes: [{ name: 'accounts', paths: ['/accounts'], baseline: { url: baseline.url }, candidate: { url: candidate.url } }] }))
   const exported = spawnSync(process.execPath, ['dist/cli/main.js', 'report', '--json', '--since', '1h', '--config', file], { encoding: 'utf8', timeout: 20_000 })
