@@ -33,7 +33,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Client } from 'undici'
-import { readWhole, settingsOrExit } from './lib/bench-options.js'
+import { loadOptions, readWhole, settingsOrExit } from './lib/bench-options.js'
 import { drainBacklog } from './lib/backlog-drain.js'
 import { measureClosedLoop } from './lib/closed-loop.js'
 import {
@@ -170,13 +170,7 @@ async function compareWithNginx (settings: Settings): Promise<void> {
 function readSettings (args: string[]): Settings {
   const { values } = parseArgs({
     args,
-    options: {
-      quick: { type: 'boolean', default: false },
-      rounds: { type: 'string' },
-      seconds: { type: 'string' },
-      rate: { type: 'string' },
-      profile: { type: 'string' }
-    }
+    options: { ...loadOptions, profile: { type: 'string' } }
   })
   const quick = values.quick === true
   const seconds = readWhole('--seconds', values.seconds, quick ? 2 : 5, 1, 30)

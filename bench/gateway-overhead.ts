@@ -14,7 +14,7 @@ import { relative } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Client } from 'undici'
-import { readWhole, settingsOrExit } from './lib/bench-options.js'
+import { loadOptions, readWhole, settingsOrExit } from './lib/bench-options.js'
 import { measureClosedLoop, type ClosedLoopResult } from './lib/closed-loop.js'
 import { changeBetween, readGatewayMetrics, type GatewayMetricsSummary } from './lib/gateway-metrics.js'
 import { startGateway, type RunningGateway } from './lib/gateway-process.js'
@@ -159,13 +159,7 @@ async function measureGatewayOverhead (settings: Settings): Promise<void> {
 function readSettings (args: string[]): Settings {
   const { values } = parseArgs({
     args,
-    options: {
-      quick: { type: 'boolean', default: false },
-      rounds: { type: 'string' },
-      seconds: { type: 'string' },
-      connections: { type: 'string' },
-      rate: { type: 'string' }
-    }
+    options: { ...loadOptions, connections: { type: 'string' } }
   })
   const quick = values.quick === true
 

@@ -37,7 +37,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Client } from 'undici'
-import { readWhole, settingsOrExit } from './lib/bench-options.js'
+import { loadOptions, readWhole, settingsOrExit } from './lib/bench-options.js'
 import { measureClosedLoop, type ClosedLoopResult } from './lib/closed-loop.js'
 import {
   summarizeGatewayProfile, type GatewayProfileEntry, type GatewayProfileSummary
@@ -284,13 +284,7 @@ async function measureShadowCost (settings: Settings): Promise<void> {
 function readSettings (args: string[]): Settings {
   const { values } = parseArgs({
     args,
-    options: {
-      quick: { type: 'boolean', default: false },
-      rounds: { type: 'string' },
-      seconds: { type: 'string' },
-      rate: { type: 'string' },
-      profile: { type: 'string' }
-    }
+    options: { ...loadOptions, profile: { type: 'string' } }
   })
   const quick = values.quick === true
   const closedSeconds = readWhole('--seconds', values.seconds, quick ? 1 : 3, 1, 30)

@@ -25,3 +25,11 @@ export function readWhole (name: string, text: string | undefined, fallback: num
 
   return value
 }
+
+/** The options every load benchmark takes, for parseArgs; each adds its own. */
+export const loadOptions = {
+  quick: { type: 'boolean', default: false },
+  rounds: { type: 'string' },
+  seconds: { type: 'string' },
+  rate: { type: 'string' }
+} as const
