@@ -195,6 +195,9 @@ function renderConfig (options: GatewayOptions, ports: Ports, namespace: string)
       fallback: { lastGood: { maxEntries: 100 } },
       ...options.extraRoute
     }],
+    // The benchmarks measure what mirroring costs, so mirroring must not
+    // stand aside when the gateway saturates (shadow.maxLoopBusy).
+    shadow: { maxLoopBusy: 1 },
     ...options.extraConfig
   }
 

@@ -219,7 +219,14 @@ export const configSchema = z.strictObject({
     /** Batches waiting in the queue for a worker; beyond it new pairs are dropped and counted. */
     maxQueueDepth: z.number({ error: 'a number of batches' }).int().min(1, 'at least 1 batch').default(2_000),
     /** How long a batch's bodies are kept in Redis when no worker takes them. */
-    retentionMs: positiveMs.default(24 * 60 * 60 * 1_000)
+    retentionMs: positiveMs.default(24 * 60 * 60 * 1_000),
+    /**
+     * Share of time (0 to 1) the gateway's event loop may be busy before
+     * mirroring stands aside: shadow work shares the core with live
+     * requests, and a saturated gateway serves live requests first. Judged
+     * every half second; 1 turns the guard off.
+     */
+    maxLoopBusy: z.number({ error: 'a share from 0 to 1' }).gt(0, 'a share above 0, up to 1').max(1, 'a share above 0, up to 1').default(0.9)
   }).prefault({}),
   /** Called on every promotion, rollback, pause and deadline. */
   notifications: z.strictObject({

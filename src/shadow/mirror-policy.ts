@@ -55,9 +55,17 @@ export class MirrorPolicy {
     return this.#inFlight
   }
 
+  /**
+   * While the gateway is too busy to mirror: a request that would have been
+   * sampled is skipped for that reason, so the skip is counted; the budget
+   * guard and the token bucket are left as they were.
+   */
+  sampled (method: string, random: number = Math.random()): 'not-sampled' | 'gateway-busy' {
+    return this.#isSampled(method, random) ? 'gateway-busy' : 'not-sampled'
+  }
+
   admit (method: string, now: number, random: number = Math.random()): Admission {
-    if (!this.#methods.has(method)) return 'not-sampled'
-    if (random * 100 >= this.#config.sampleRate) return 'not-sampled'
+    if (!this.#isSampled(method, random)) return 'not-sampled'
 
     this.#judgeWindow(now)
     if (random * 100 >= this.#config.sampleRate * this.#factor) return 'backoff'
@@ -66,6 +74,10 @@ export class MirrorPolicy {
 
     this.#inFlight++
     return 'mirror'
+  }
+
+  #isSampled (method: string, random: number): boolean {
+    return this.#methods.has(method) && random * 100 < this.#config.sampleRate
   }
 
   /** A shadow request has ended, with an answer or a failure. */

@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { latencyBuckets } from '../telemetry/metrics.js'
 
 /** Why a live request that could have been mirrored was not. */
-export type SkipReason = 'rate-limit' | 'busy' | 'backoff'
+export type SkipReason = 'rate-limit' | 'busy' | 'backoff' | 'gateway-busy'
 
 /** Why a pair that was being captured never reached the queue. */
 export type DropReason =

@@ -33,6 +33,8 @@ export interface ShadowMirrorOptions {
   logger: Logger
   /** Told whenever a route's budget guard changes the rate it allows. */
   onRateChange?: (route: string, change: RateChange) => void
+  /** While it says so, nothing is mirrored: the gateway's core is needed for live requests. */
+  pressure?: { readonly strained: boolean }
   now?: () => number
 }
 
@@ -63,7 +65,7 @@ export class ShadowMirror implements Mirror {
     const route = this.#routes.get(routeName)
     if (route === undefined) return undefined
 
-    const admission = route.policy.admit(request.method, this.#now())
+    const admission = this.#options.pressure?.strained === true ? route.policy.sampled(request.method) : route.policy.admit(request.method, this.#now())
     if (admission === 'not-sampled') return undefined
     if (admission !== 'mirror') {
       this.#options.metrics.skipped.inc({ route: routeName, reason: admission })

@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client'
 import type { Config } from '../config/schema.js'
 import type { Keys } from '../store/keys.js'
 import type { Logger } from '../telemetry/logger.js'
+import { LoopPressure } from './loop-pressure.js'
 import { PairBatcher } from './pair-batcher.js'
 import { PairQueue } from './pair-queue.js'
 import { createShadowMetrics } from './shadow-metrics.js'
@@ -57,13 +58,15 @@ export async function startShadowTraffic (config: Readonly<Config>, options: Sha
     writeShadowGuard(redis, options.keys, route, { factor, reason, since: Date.now(), gateway }).catch(() => {})
   }
   const sink = options.createSink?.(batcher) ?? batcher
-  const mirror = new ShadowMirror({ routes: config.routes, maxBodyBytes: config.shadow.maxBodyBytes, sink, metrics, logger, onRateChange })
+  const pressure = new LoopPressure(config.shadow.maxLoopBusy)
+  const mirror = new ShadowMirror({ routes: config.routes, maxBodyBytes: config.shadow.maxBodyBytes, sink, metrics, logger, onRateChange, pressure })
   await queue.start(options.redisUrl)
 
   return {
     mirror,
     batcher,
     close: async () => {
+      pressure.close()
       await batcher.drain(drainMs)
       await queue.close()
       await mirror.close()

@@ -13,9 +13,18 @@ export function testConfig (input: ConfigInput, namespace = uniqueNamespace()): 
     admin: { listen: { host: '127.0.0.1', port: 0 } },
     log: { level: 'warn' },
     ...input,
-    redis: { namespace, ...(input.redis as object | undefined) }
+    redis: { namespace, ...(input.redis as object | undefined) },
+    shadow: { ...unshedShadow, ...(input.shadow as object | undefined) }
   })
 }
+
+/**
+ * Tests count pairs exactly, and a test process's event loop is often busy
+ * (start-up, load generators in the same process): mirroring never stands
+ * aside for a busy loop unless a test asks for it. That guard has its own
+ * tests.
+ */
+export const unshedShadow = { maxLoopBusy: 1 }
 
 /** A logger that keeps its lines in memory, for tests that read them. */
 export function memoryLogger (level = 'info'): { logger: Logger, lines: () => Array<Record<string, unknown>> } {

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
+import { unshedShadow } from './gateway.js'
 
 export interface GatewayProcess {
   child: ChildProcess
@@ -50,7 +51,8 @@ function spawnCommand (command: string, config: object, env: Record<string, stri
   const dir = mkdtempSync(join(tmpdir(), `sr-${command}-`))
   const file = join(dir, 'config.yaml')
   // The ready line is logged at info.
-  writeFileSync(file, stringify({ ...config, log: { ...(config as { log?: object }).log, level: 'info', requests: false } }))
+  const { log, shadow } = config as { log?: object, shadow?: object }
+  writeFileSync(file, stringify({ ...config, log: { ...log, level: 'info', requests: false }, shadow: { ...unshedShadow, ...shadow } }))
   const child = spawn(process.execPath, ['dist/cli/main.js', command, '--config', file], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe']

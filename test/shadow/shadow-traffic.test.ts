@@ -4,13 +4,12 @@ import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { request } from 'undici'
 import { startPrivateRedis } from '../../src/store/redis-bootstrap.js'
+import { waitFor } from '../helpers/admin-api.js'
 import { startTestShadowramp } from '../helpers/gateway.js'
 import { json, startBackend, type BackendHandler, type TestBackend } from '../helpers/http.js'
 import { readQueuedPairs, waitForPairs } from '../helpers/pairs.js'
 import { stopProcess } from '../helpers/process.js'
 import { dropNamespace, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
-
-
 
 async function backends (t: Test, baseline: BackendHandler, candidate: BackendHandler): Promise<{ baseline: TestBackend, candidate: TestBackend }> {
   const pair = { baseline: await startBackend(baseline), candidate: await startBackend(candidate) }
@@ -22,10 +21,11 @@ function answerAs (name: string): BackendHandler {
   return (request, response) => json(response, 200, { from: name, path: request.url })
 }
 
-async function mirroredGateway (t: Test, urls: { baseline: string, candidate: string }, route: Record<string, unknown> = {}, redisUrl?: string) {
+async function mirroredGateway (t: Test, urls: { baseline: string, candidate: string }, route: Record<string, unknown> = {}, redisUrl?: string, config: Record<string, unknown> = {}) {
   const url = redisUrl ?? await testRedisUrl()
   const namespace = uniqueNamespace('shadow')
   const gateway = await startTestShadowramp({
+    ...config,
     redis: { url, namespace },
     routes: [{
       name: 'products',
@@ -287,4 +287,30 @@ t.test('a client that aborts mid-response leaks no stream or socket', async (t) 
   await new Promise((resolve) => setTimeout(resolve, 100))
   const handlesAfter = process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap' || kind === 'TCPServerWrap').length
   t.ok(handlesAfter <= socketsBefore, `sockets and servers: ${socketsBefore} before the gateway, ${handlesAfter} after it closed`)
+})
+
+t.test('while the gateway\'s event loop is saturated, mirroring stands aside and says so', async (t) => {
+  const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
+  const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url }, {}, undefined, { shadow: { maxLoopBusy: 0.5 } })
+  // Past the busy first moments of a gateway that just started.
+  await new Promise((resolve) => setTimeout(resolve, 1_100))
+  await send(gateway.gatewayUrl, '/products/0')
+  await waitForPairs(redisUrl, namespace, 1)
+  const candidateBefore = urls.candidate.requests.length
+
+  // The gateway runs in this process: keeping this thread busy is what a
+  // saturated gateway looks like to itself. The window judged after the
+  // spin may start up to half a second before it, so the limit here is
+  // half busy rather than the default 90%.
+  const until = performance.now() + 700
+  while (performance.now() < until) { /* busy on purpose */ }
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  for (let index = 1; index <= 3; index++) t.equal((await send(gateway.gatewayUrl, `/products/${index}`)).status, 200, 'the live request is served')
+
+  t.equal(urls.candidate.requests.length, candidateBefore, 'and not mirrored')
+  t.equal(await metricValue(gateway.adminUrl, /shadowramp_shadow_skipped_total\{route="products",reason="gateway-busy"\} (\d+)/), 3, 'each skip is counted')
+
+  await new Promise((resolve) => setTimeout(resolve, 1_100))
+  await send(gateway.gatewayUrl, '/products/4')
+  t.ok(await waitFor(async () => urls.candidate.requests.length > candidateBefore, 2_000) < 2_000, 'once the loop has room again, mirroring resumes')
 })
