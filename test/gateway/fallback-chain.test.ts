@@ -1,10 +1,10 @@
 import { writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { closedPort, json, rawRequest, startBackend, type TestBackend } from '../helpers/http.js'
 import { startTestShadowramp } from '../helpers/gateway.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 async function get (base: string, path: string, headers: Record<string, string> = {}, method = 'GET', body?: string) {
   const response = await request(base + path, { method: method as 'GET', headers, body })
@@ -117,7 +117,7 @@ t.test('a POST answered 500 by the candidate is returned, not repeated', async (
 })
 
 t.test('both backends down → the static fallback file', async (t) => {
-  const file = join(tmpdir(), `fallback-${process.pid}.json`)
+  const file = join(tempDir(t, 'sr-fallback-'), 'fallback.json')
   writeFileSync(file, '{"products":[],"fallback":true}')
   const down = `http://127.0.0.1:${await closedPort()}`
   const gateway = await startTestShadowramp({

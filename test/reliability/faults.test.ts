@@ -1,5 +1,4 @@
 import { writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import autocannon from 'autocannon'
@@ -10,6 +9,7 @@ import { createKeys } from '../../src/store/keys.js'
 import { startPrivateRedis } from '../../src/store/redis-bootstrap.js'
 import { startTestShadowramp } from '../helpers/gateway.js'
 import { json, startBackend, type BackendHandler } from '../helpers/http.js'
+import { tempDir } from '../helpers/temp-dir.js'
 
 /*
  * Faults under a steady load from a real client (autocannon). Each case
@@ -60,7 +60,7 @@ async function rig (t: Test, extraRoute: Record<string, unknown> = {}): Promise<
     json(response, 200, JSON.parse(feed))
   })
   const candidate = await startBackend(candidateHandler(() => mode))
-  const fallbackFile = join(tmpdir(), `fallback-${process.pid}-${Date.now()}.json`)
+  const fallbackFile = join(tempDir(t, 'sr-fallback-'), 'fallback.json')
   writeFileSync(fallbackFile, feed)
   const gateway = await startTestShadowramp({
     redis: { url: redisUrl },
