@@ -39,9 +39,8 @@ import { parseArgs } from 'node:util'
 import { Client } from 'undici'
 import { loadOptions, readWhole, settingsOrExit } from './lib/bench-options.js'
 import { measureClosedLoop, type ClosedLoopResult } from './lib/closed-loop.js'
-import {
-  summarizeGatewayProfile, type GatewayProfileEntry, type GatewayProfileSummary
-} from './lib/gateway-cpu-profile.js'
+import type { TimeShare } from './lib/cpu-profile.js'
+import { summarizeGatewayProfile, type GatewayProfileSummary } from './lib/gateway-cpu-profile.js'
 import { startGateway, type GatewayPairSink, type RunningGateway } from './lib/gateway-process.js'
 import { median, summarizeLatencies } from './lib/latency-stats.js'
 import { requireLoopback } from './lib/loopback.js'
@@ -1046,9 +1045,9 @@ function describeProfile (profile: ProfileReport | undefined): string[] {
   if (profile === undefined) return []
 
   const { summary } = profile
-  const entry = ({ share, ms, name }: GatewayProfileEntry): string =>
+  const entry = ({ share, ms, name }: TimeShare): string =>
     `  ${formatNumber(share * 100, 1).padStart(5)}%  ${formatNumber(ms).padStart(6)} ms  ${name}`
-  const entries = (title: string, list: GatewayProfileEntry[]): string[] => [title, ...list.map(entry)]
+  const entries = (title: string, list: TimeShare[]): string[] => [title, ...list.map(entry)]
 
   return [
     '',

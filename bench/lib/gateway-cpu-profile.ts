@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
+import { addTo, rank, visitSamples, type CallFrame, type TimeShare } from './cpu-profile.js'
 
 /**
  * Reads a gateway's V8 CPU profile (`node --cpu-prof`) and says where the
@@ -11,60 +11,26 @@ export interface GatewayProfileSummary {
   /** Sampled time, idle excluded, in ms. */
   busyMs: number
   idleMs: number
-  topSelf: GatewayProfileEntry[]
-  selfByArea: GatewayProfileEntry[]
+  topSelf: TimeShare[]
+  selfByArea: TimeShare[]
   /** shadowramp's own functions (dist/, src/, bench/) by total time, callees included. */
-  topOwnTotal: GatewayProfileEntry[]
-}
-
-export interface GatewayProfileEntry {
-  name: string
-  ms: number
-  /** Of busy time, 0 to 1. */
-  share: number
-}
-
-interface CallFrame {
-  functionName: string
-  url: string
-  lineNumber: number
-}
-
-interface ProfileNode {
-  id: number
-  callFrame: CallFrame
-  children?: number[]
-}
-
-interface CpuProfile {
-  nodes: ProfileNode[]
-  samples: number[]
-  timeDeltas: number[]
+  topOwnTotal: TimeShare[]
 }
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
-const idle = '(idle)'
 
 export async function summarizeGatewayProfile (file: string, top = 15): Promise<GatewayProfileSummary> {
-  const profile = JSON.parse(await readFile(file, 'utf8')) as CpuProfile
-  const nodes = new Map(profile.nodes.map((node) => [node.id, node]))
-  const parents = findParents(profile.nodes)
   const self = new Map<string, number>()
   const areas = new Map<string, number>()
   const ownTotal = new Map<string, number>()
-  let idleMs = 0
   let busyMs = 0
-
-  profile.samples.forEach((id, index) => {
-    const node = nodes.get(id)
-    const ms = (profile.timeDeltas[index] ?? 0) / 1_000
-    if (node === undefined || ms <= 0) return
-    if (node.callFrame.functionName === idle) { idleMs += ms; return }
-
+  const idleMs = await visitSamples(file, (leaf, ms, stack) => {
     busyMs += ms
-    addTo(self, describeFrame(node.callFrame), ms)
-    addTo(areas, areaOf(node.callFrame), ms)
-    for (const name of ownFramesOnStack(node, nodes, parents)) addTo(ownTotal, name, ms)
+    addTo(self, describeFrame(leaf.callFrame), ms)
+    addTo(areas, areaOf(leaf.callFrame), ms)
+    // Each shadowramp function on the stack once, even when recursive.
+    const own = new Set(stack().filter((frame) => isOwn(frame.url)).map(describeFrame))
+    for (const name of own) addTo(ownTotal, name, ms)
   })
 
   return {
@@ -74,27 +40,6 @@ export async function summarizeGatewayProfile (file: string, top = 15): Promise<
     selfByArea: rank(areas, busyMs, top),
     topOwnTotal: rank(ownTotal, busyMs, top)
   }
-}
-
-function findParents (nodes: ProfileNode[]): Map<number, number> {
-  const parents = new Map<number, number>()
-  for (const node of nodes) {
-    for (const child of node.children ?? []) parents.set(child, node.id)
-  }
-
-  return parents
-}
-
-/** Each shadowramp function on the sample's stack, once even when recursive. */
-function ownFramesOnStack (leaf: ProfileNode, nodes: Map<number, ProfileNode>, parents: Map<number, number>): Set<string> {
-  const names = new Set<string>()
-  let node: ProfileNode | undefined = leaf
-  while (node !== undefined) {
-    if (isOwn(node.callFrame.url)) names.add(describeFrame(node.callFrame))
-    node = nodes.get(parents.get(node.id) ?? -1)
-  }
-
-  return names
 }
 
 function isOwn (url: string): boolean {
@@ -126,15 +71,4 @@ function shortPath (url: string): string {
   const path = url.startsWith('file://') ? fileURLToPath(url) : url
 
   return path.startsWith(repoRoot) ? path.slice(repoRoot.length) : path
-}
-
-function addTo (totals: Map<string, number>, key: string, ms: number): void {
-  totals.set(key, (totals.get(key) ?? 0) + ms)
-}
-
-function rank (totals: Map<string, number>, busyMs: number, top: number): GatewayProfileEntry[] {
-  return [...totals.entries()]
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, top)
-    .map(([name, ms]) => ({ name, ms, share: busyMs > 0 ? ms / busyMs : 0 }))
 }

@@ -1,31 +1,6 @@
-import { readdir, readFile } from 'node:fs/promises'
+import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
-
-/** The parts of a V8 .cpuprofile (node --cpu-prof) read here. */
-interface CpuProfile {
-  nodes: ProfileNode[]
-  samples: number[]
-  timeDeltas: number[]
-}
-
-interface CallFrame {
-  functionName: string
-  url: string
-  lineNumber: number
-}
-
-interface ProfileNode {
-  id: number
-  callFrame: CallFrame
-  children?: number[]
-}
-
-export interface TimeShare {
-  name: string
-  ms: number
-  /** Share of the time the process was not idle, 0 to 1. */
-  share: number
-}
+import { addTo, rank, visitSamples, type CallFrame, type TimeShare } from './cpu-profile.js'
 
 export interface ProfileSummary {
   files: string[]
@@ -72,61 +47,30 @@ export async function summarizeProfiles (dir: string, topCount = 15): Promise<Pr
   const bySteps = new Map<string, number>()
   let idleMs = 0
   for (const file of files) {
-    const profile = JSON.parse(await readFile(join(dir, file), 'utf8')) as CpuProfile
-    idleMs += addProfile(profile, self, bySteps)
+    idleMs += await visitSamples(join(dir, file), (leaf, ms, stack) => {
+      addTo(self, describeFrame(leaf.callFrame), ms)
+      addTo(bySteps, classifySample(leaf.callFrame, stack), ms)
+    })
   }
 
   const activeMs = [...bySteps.values()].reduce((sum, ms) => sum + ms, 0)
-  const toShares = (times: Map<string, number>, limit: number): TimeShare[] => [...times]
-    .sort((a, b) => b[1] - a[1]).slice(0, limit)
-    .map(([name, ms]) => ({ name, ms, share: activeMs === 0 ? 0 : ms / activeMs }))
 
   return {
     files: files.map((file) => join(dir, file)),
     activeMs,
     idleMs,
-    bySteps: toShares(bySteps, bySteps.size),
-    topSelf: toShares(self, topCount)
+    bySteps: rank(bySteps, activeMs, bySteps.size),
+    topSelf: rank(self, activeMs, topCount)
   }
 }
 
-/** Adds one profile's sampled times to the totals; returns its idle time. */
-function addProfile (
-  profile: CpuProfile, self: Map<string, number>, bySteps: Map<string, number>
-): number {
-  const nodes = new Map(profile.nodes.map((node) => [node.id, node]))
-  const parents = new Map<number, number>()
-  for (const node of profile.nodes) {
-    for (const child of node.children ?? []) parents.set(child, node.id)
-  }
-
-  let idleMs = 0
-  profile.samples.forEach((nodeId, index) => {
-    const node = nodes.get(nodeId)
-    const ms = (profile.timeDeltas[index] ?? 0) / 1_000
-    if (node === undefined) return
-    if (node.callFrame.functionName === '(idle)') { idleMs += ms; return }
-
-    add(self, describeFrame(node.callFrame), ms)
-    add(bySteps, classifySample(node, nodes, parents), ms)
-  })
-
-  return idleMs
-}
-
-function classifySample (
-  leaf: ProfileNode, nodes: Map<number, ProfileNode>, parents: Map<number, number>
-): string {
-  const { functionName, url } = leaf.callFrame
+function classifySample (leaf: CallFrame, stack: () => CallFrame[]): string {
+  const { functionName, url } = leaf
   if (functionName === '(garbage collector)') return 'garbage collector (main thread)'
   if (functionName === '(program)') return 'V8 and native code outside JS: (program)'
 
-  const stack: CallFrame[] = []
-  for (let id: number | undefined = leaf.id; id !== undefined; id = parents.get(id)) {
-    const frame = nodes.get(id)?.callFrame
-    if (frame !== undefined) stack.push(frame)
-  }
-  for (const [step, matches] of steps) if (stack.some(matches)) return step
+  const frames = stack()
+  for (const [step, matches] of steps) if (frames.some(matches)) return step
 
   return url.startsWith('node:') || url === ''
     ? 'Node core: event loop, sockets, streams, timers'
@@ -140,8 +84,4 @@ function describeFrame (frame: CallFrame): string {
 
   const where = url.replace(/^.*\/node_modules\//, '').replace(/^.*\/dist\//, 'dist/')
   return `${name} ${where}:${lineNumber + 1}`
-}
-
-function add (totals: Map<string, number>, key: string, ms: number): void {
-  totals.set(key, (totals.get(key) ?? 0) + ms)
 }
