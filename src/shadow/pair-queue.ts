@@ -3,6 +3,7 @@ import type { RedisClient } from '../store/redis-connection.js'
 import type { ShadowConfig } from '../config/schema.js'
 import type { Keys } from '../store/keys.js'
 import { connectRedis, waitUntilReady } from '../store/redis-connection.js'
+import { pushParts } from '../store/streamed-push.js'
 import type { Logger } from '../telemetry/logger.js'
 
 /** The job a batch of pairs becomes: its parts wait in a list of their own. */
@@ -78,10 +79,11 @@ export class PairQueue {
 
     const batchKey = this.#keys.pairBatch(batchId)
     const bytes = parts.reduce((sum, part) => sum + part.length, 0)
-    // Two commands written together rather than a MULTI: ioredis copies a
-    // whole MULTI into one more buffer, and a batch is megabytes. Both reach
-    // Redis before the job that points at the list is added.
-    await Promise.all([redis.rpush(batchKey, ...parts), redis.pexpire(batchKey, this.#config.retentionMs)])
+    // Two commands written together rather than a MULTI: ioredis would copy
+    // a MULTI into one buffer, and a batch is megabytes (pushParts spares
+    // the RPUSH that copy too). Both reach Redis before the job that points
+    // at the list is added.
+    await Promise.all([pushParts(redis, batchKey, parts), redis.pexpire(batchKey, this.#config.retentionMs)])
     await queue.add('pairs', { batchKey, pairs, bytes }, {
       jobId: batchId,
       removeOnComplete: true,
