@@ -10,6 +10,7 @@ import { request } from 'undici'
 import { hasExited, stopChild, trackChild } from './child-processes.js'
 import { addCleanup, once } from './cleanup-tasks.js'
 import { requireLoopback } from './loopback.js'
+import { cliNodeOptions } from './node-flags.js'
 import { watchProcessLog, type ProcessLogSummary, type ProcessLogWatch } from './process-log.js'
 import { createBenchNamespace, dropBenchNamespace } from './redis-namespace.js'
 
@@ -139,7 +140,9 @@ async function startOnFreePorts (options: GatewayOptions, launch: Launch): Promi
 /** Node's arguments up to the configuration file, which comes last. */
 function gatewayCommand (options: GatewayOptions): string[] {
   const sink = options.pairSink ?? 'batched'
-  const nodeArgs = options.nodeArgs ?? []
+  // Every variant runs with the CLI's own node options, so that the
+  // references differ from the real gateway in their pair sink only.
+  const nodeArgs = [...cliNodeOptions(mainFile), ...options.nodeArgs ?? []]
   if (sink === 'batched') return [...nodeArgs, mainFile, 'serve', '--config']
 
   return [...nodeArgs, '--import', 'tsx', variantFile, '--pair-sink', sink, '--config']

@@ -9,6 +9,7 @@ import { defaultWorkerConcurrency } from '../../src/config/schema.js'
 import { hasExited, stopChild, trackChild } from './child-processes.js'
 import { addCleanup, once } from './cleanup-tasks.js'
 import { requireLoopback } from './loopback.js'
+import { cliNodeOptions } from './node-flags.js'
 import { watchProcessLog, type ProcessLogSummary, type ProcessLogWatch } from './process-log.js'
 
 export interface WorkerOptions {
@@ -69,7 +70,7 @@ export async function startWorker (options: WorkerOptions): Promise<RunningWorke
   const configFile = join(dir, 'shadowramp.yaml')
   await writeFile(configFile, renderConfig(options))
 
-  const command = [...profileArguments(options), mainFile, 'worker', '--config', configFile]
+  const command = [...cliNodeOptions(mainFile), ...profileArguments(options), mainFile, 'worker', '--config', configFile]
   const [file, args] = withNiceness(options.niceness, [process.execPath, ...command])
   const child = spawn(file, args, {
     cwd: repoRoot,

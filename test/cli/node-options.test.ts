@@ -1,0 +1,42 @@
+import { spawnSync } from 'node:child_process'
+import { chmodSync, copyFileSync, readFileSync, rmSync } from 'node:fs'
+import { join } from 'node:path'
+import t from 'tap'
+import { cliNodeOptions } from '../../bench/lib/node-flags.js'
+import { tempDir } from '../helpers/temp-dir.js'
+
+const mainFile = new URL('../../dist/cli/main.js', import.meta.url).pathname
+const packageFile = new URL('../../package.json', import.meta.url)
+
+t.test('the CLI starts node with a 128 MB first old-generation budget', async (t) => {
+  t.same(cliNodeOptions(mainFile), ['--initial-old-space-size=128'])
+})
+
+t.test('npm start runs the demo with the options the CLI gives itself', async (t) => {
+  const scripts = (JSON.parse(readFileSync(packageFile, 'utf8')) as { scripts: Record<string, string> }).scripts
+  const options = cliNodeOptions(mainFile).join(' ')
+
+  t.match(scripts.start, `node ${options} dist/cli/main.js demo`)
+})
+
+t.test('the first line runs: executed directly, the CLI answers', async (t) => {
+  // A copy beside the original keeps its imports working and leaves dist/ as built.
+  const copy = join(new URL('../../dist/cli/', import.meta.url).pathname, `main-${process.pid}.js`)
+  copyFileSync(mainFile, copy)
+  t.teardown(() => { rmSync(copy, { force: true }) })
+  chmodSync(copy, 0o755)
+  const cwd = tempDir(t, 'sr-cli-')
+
+  const run = spawnSync(copy, ['--help'], { cwd, encoding: 'utf8' })
+
+  t.equal(run.status, 0, run.stderr)
+  t.match(run.stderr, /usage: shadowramp <command>/, 'the usage, on stderr')
+})
+
+t.test('a CLI whose first line is not the expected one is named, not guessed', async (t) => {
+  const dir = tempDir(t, 'sr-cli-')
+  const file = join(dir, 'main.js')
+  copyFileSync(new URL('../../package.json', import.meta.url), file)
+
+  t.throws(() => cliNodeOptions(file), /does not start with "#!\/usr\/bin\/env -S node"/)
+})
