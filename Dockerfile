@@ -23,5 +23,5 @@ COPY config ./config
 USER node
 # Gateway, admin listener (/metrics, API), worker's /metrics.
 EXPOSE 8080 9090 9091
-ENTRYPOINT ["node", "dist/cli/main.js"]
+ENTRYPOINT ["node", "--initial-old-space-size=128", "dist/cli/main.js"]
 CMD ["serve", "--config", "config/compose.yaml"]

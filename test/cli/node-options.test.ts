@@ -19,6 +19,13 @@ t.test('npm start runs the demo with the options the CLI gives itself', async (t
   t.match(scripts.start, `node ${options} dist/cli/main.js demo`)
 })
 
+t.test('the container starts the CLI with the same options', async (t) => {
+  const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8')
+  const entrypoint = /^ENTRYPOINT (.+)$/m.exec(dockerfile)?.[1] ?? ''
+
+  t.same(JSON.parse(entrypoint), ['node', ...cliNodeOptions(mainFile), 'dist/cli/main.js'])
+})
+
 t.test('the first line runs: executed directly, the CLI answers', async (t) => {
   // A copy beside the original keeps its imports working and leaves dist/ as built.
   const copy = join(new URL('../../dist/cli/', import.meta.url).pathname, `main-${process.pid}.js`)
