@@ -12,7 +12,8 @@
  *   then two such processes draining another.
  * After the rounds, one worker takes pairs offered at half the capacity
  * one worker showed, while the queue's depth is read every 500 ms. The
- * table shows medians across rounds.
+ * table shows medians across rounds; the verdict reads the median of the
+ * per-round ratios of one worker to judgePair.
  *
  *   node --import tsx bench/worker-throughput.ts [--quick] [--rounds 3]
  *     [--loop-ms 1500] [--pairs 4096] [--steady-seconds 20] [--variants 256]
@@ -317,7 +318,11 @@ function summarizeRounds (rounds: Round[]): Summary {
     waitingForCore: ofOnes((figures) => figures.mainThreadUsPerPair.waitingForCore),
     blocked: ofOnes((figures) => figures.mainThreadUsPerPair.blocked)
   }
-  const oneRatio = one / loops.judgePair
+  // Each round's worker against that round's loop, then the median: a
+  // machine that speeds up or slows down between rounds moves both sides
+  // of a round's ratio alike (bench:shadow judges its ratios the same way).
+  const oneRatioPerRound = rounds.map((round) => round.one.pairsPerSecond / round.loops.judgePair.perSecond)
+  const oneRatio = median(oneRatioPerRound)
   const oneRatioOwnCore = judgePairMainThread.running / (oneMainThread.running + oneMainThread.blocked)
   const waitShares = describeWaitShares(judgePairMainThread, oneMainThread)
   const busy = Math.max(waitShares.judgePair, waitShares.oneWorker) > busyWaitShare
@@ -328,7 +333,7 @@ function summarizeRounds (rounds: Round[]): Summary {
     one,
     two: twos.length === 0 ? undefined : median(twos),
     oneRatio,
-    oneRatioPerRound: rounds.map((round) => round.one.pairsPerSecond / round.loops.judgePair.perSecond),
+    oneRatioPerRound,
     oneWorkerCpuUsPerPair: ofOnes((figures) => figures.workerCpuUsPerPair),
     oneRedisCpuUsPerPair: ofOnes((figures) => figures.redisCpuUsPerPair),
     oneJudgeUsPerPair: ofOnes((figures) => figures.judgeUsPerPair),

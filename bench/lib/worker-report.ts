@@ -23,6 +23,7 @@ export interface Summary {
   loops: Record<LoopName, number>
   one: number
   two: number | undefined
+  /** One worker ÷ judgePair: the median of the per-round ratios. */
   oneRatio: number
   oneRatioPerRound: number[]
   oneWorkerCpuUsPerPair: number
@@ -143,7 +144,10 @@ function describeRatios (summary: Summary): string {
   const perRound = summary.oneRatioPerRound.map((ratio) => formatNumber(ratio, 2)).join(', ')
   const ownCore = `×${formatNumber(summary.oneRatioOwnCore, 2)}`
 
-  return `one worker ÷ judgePair, per round: ${perRound}; with waiting for a core taken out: ${ownCore}`
+  const ofMedians = `×${formatNumber(summary.one / summary.loops.judgePair, 2)}`
+
+  return `one worker ÷ judgePair, per round: ${perRound} (median ×${formatNumber(summary.oneRatio, 2)}, ` +
+    `the verdict's; ratio of the medians ${ofMedians}); with waiting for a core taken out: ${ownCore}`
 }
 
 /** Where one worker's time per pair goes, next to the same pair judged in process. */
