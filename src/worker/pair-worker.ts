@@ -53,6 +53,8 @@ export class PairWorker {
   readonly #now: () => number
   #redis: RedisClient | undefined
   #worker: Worker<PairBatchJob> | undefined
+  /** Redis is away and that was said: BullMQ reports every failed retry, and one line is enough. */
+  #outageLogged = false
 
   constructor (options: PairWorkerOptions) {
     this.#options = options
@@ -67,6 +69,11 @@ export class PairWorker {
     // retried across reconnects rather than failed.
     this.#redis = connectRedis(this.#options.redisUrl, { maxRetriesPerRequest: null, enableOfflineQueue: true, connectionName: 'shadowramp-worker' })
     this.#redis.on('error', () => {})
+    this.#redis.on('ready', () => {
+      if (!this.#outageLogged) return
+      this.#outageLogged = false
+      this.#options.logger.info('diff worker reached Redis again')
+    })
     this.#worker = new Worker<PairBatchJob>(this.#keys.pairQueue, async (job) => await this.#processBatch(job), {
       connection: this.#redis,
       prefix: this.#keys.queuePrefix,
@@ -79,7 +86,23 @@ export class PairWorker {
       this.#metrics.batches.inc({ outcome: 'failed' })
       this.#options.logger.error({ err: error, batch: job?.id, attempts: job?.attemptsMade }, 'batch of pairs failed')
     })
-    this.#worker.on('error', (error) => this.#options.logger.warn({ err: error }, 'diff worker lost its connection'))
+    this.#worker.on('error', (error) => { this.#reportError(error) })
+  }
+
+  /**
+   * While Redis is away BullMQ reports each attempt to reach it, several
+   * a second: the outage is logged when it begins and when it ends, as
+   * the gateway does. Errors with Redis reachable are each logged.
+   */
+  #reportError (error: Error): void {
+    if (this.#redis?.status === 'ready') {
+      this.#options.logger.warn({ err: error }, 'diff worker error')
+      return
+    }
+    if (this.#outageLogged) return
+
+    this.#outageLogged = true
+    this.#options.logger.warn({ err: error }, 'diff worker lost its connection to Redis; it takes no pairs until Redis answers again')
   }
 
   /** Finishes the batches in hand, takes no more, and disconnects. */

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
 import t, { type Test } from 'tap'
 import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
@@ -10,6 +11,7 @@ import { PairQueue } from '../../src/shadow/pair-queue.js'
 import type { Pair } from '../../src/shadow/pair.js'
 import { readDivergence, readExamples, recordPairs } from '../../src/store/diff-aggregates.js'
 import { createKeys } from '../../src/store/keys.js'
+import { startPrivateRedis } from '../../src/store/redis-bootstrap.js'
 import { createRegistry } from '../../src/telemetry/metrics.js'
 import { PairWorker } from '../../src/worker/pair-worker.js'
 import { startTestShadowramp, memoryLogger, testConfig } from '../helpers/gateway.js'
@@ -272,4 +274,28 @@ t.test('the worker command serves /healthz and /metrics', async (t) => {
   t.teardown(async () => await worker.stop())
   t.equal((await request(`${worker.metricsUrl}/healthz`)).statusCode, 200)
   t.match(await (await request(`${worker.metricsUrl}/metrics`)).body.text(), /shadowramp_worker_batches_total/)
+})
+
+t.test('a Redis outage is logged once when it begins and once when it ends, however long it lasts', async (t) => {
+  const { port, server } = await startPrivateRedis()
+  const redisUrl = `redis://127.0.0.1:${port}`
+  const { logger, lines } = memoryLogger('info')
+  const worker = new PairWorker({ config: workerConfig(uniqueNamespace('outage'), redisUrl), redisUrl, logger, registry: createRegistry(false) })
+  worker.start()
+  await sleep(500)
+
+  server.kill('SIGKILL')
+  // BullMQ reports a failed attempt to reach Redis several times a second.
+  await sleep(4_000)
+  const lost = lines().filter((line) => String(line.msg).includes('lost its connection'))
+  const warnings = lines().filter((line) => Number(line.level) >= 40)
+
+  const again = await startPrivateRedis(port)
+  t.teardown(async () => { await worker.close(); again.server.kill('SIGKILL') })
+  const deadline = performance.now() + 15_000
+  while (performance.now() < deadline && !lines().some((line) => line.msg === 'diff worker reached Redis again')) await sleep(100)
+
+  t.equal(lost.length, 1, 'the outage is said once')
+  t.equal(warnings.length, 1, 'and nothing else is logged at warn while it lasts')
+  t.ok(lines().some((line) => line.msg === 'diff worker reached Redis again'), 'the end of the outage is said')
 })
