@@ -21,6 +21,8 @@ export async function printReport (config: Readonly<Config>, redisUrl: string, o
   }
 
   const redis = connectRedis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2_000 })
+  // An unreachable Redis is said once, below, rather than by ioredis on every retry.
+  redis.on('error', () => {})
   try {
     if (!await waitUntilReady(redis, 3_000)) throw new SR_ERR_REDIS_UNAVAILABLE(`cannot reach Redis at ${redactUrl(redisUrl)}`)
     const to = Date.now()

@@ -76,3 +76,21 @@ t.test('shadowramp report prints each route for people, and as JSON for scripts'
   t.equal(badSince.status, 2)
   t.match(badSince.stderr, /--since wants a duration such as 30s, 10m, 1h or 2d, got yesterday/)
 })
+
+t.test('shadowramp report with Redis unreachable says so in one line, without the client retries', async (t) => {
+  const dir = tempDir(t, 'sr-report-')
+  const file = join(dir, 'config.yaml')
+  // Port 1 on loopback: nothing listens there, so every connection is refused.
+  writeFileSync(file, stringify({
+    redis: { url: 'redis://127.0.0.1:1', namespace: uniqueNamespace('report') },
+    routes: [{ name: 'feed', paths: ['/feed'], baseline: { url: 'http://127.0.0.1:1' }, candidate: { url: 'http://127.0.0.1:2' } }]
+  }))
+
+  const run = spawnSync(process.execPath, ['dist/cli/main.js', 'report', '--config', file], { encoding: 'utf8', timeout: 20_000 })
+
+  t.equal(run.status, 1)
+  t.equal(run.stdout, '')
+  t.match(run.stderr, /cannot reach Redis at redis:\/\/127\.0\.0\.1:1/)
+  t.notMatch(run.stderr, /Unhandled error event|ECONNREFUSED/, 'no stack traces from the Redis client')
+  t.equal(run.stderr.trim().split('\n').length, 1, 'one line')
+})
