@@ -117,11 +117,21 @@ export async function writeRolloutState (redis: RedisClient, keys: Keys, route: 
   return encoded === null ? undefined : parseState(encoded)
 }
 
-/** Records the configured percentage for routes Redis knows nothing about yet. */
-export async function seedRolloutStates (redis: RedisClient, keys: Keys, initial: Map<string, number>, now = Date.now()): Promise<void> {
+/** Who set a seeded percentage, and why. */
+export interface SeedOrigin {
+  actor: string
+  reason: string
+}
+
+const fromConfiguration: SeedOrigin = { actor: 'config', reason: 'initial percentage from configuration' }
+
+/** Records a percentage for routes Redis knows nothing about yet: the configured one unless told otherwise. */
+export async function seedRolloutStates (
+  redis: RedisClient, keys: Keys, initial: Map<string, number>, now = Date.now(), origin: SeedOrigin = fromConfiguration
+): Promise<void> {
   const pipeline = redis.pipeline()
   for (const [route, percentage] of initial) {
-    const state: RolloutState = { route, percentage, version: 1, updatedAt: now, actor: 'config', reason: 'initial percentage from configuration' }
+    const state: RolloutState = { route, percentage, version: 1, updatedAt: now, ...origin }
     pipeline.hsetnx(keys.rolloutState, route, JSON.stringify(state))
   }
 

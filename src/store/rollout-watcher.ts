@@ -2,7 +2,13 @@ import type { RedisClient } from './redis-connection.js'
 import type { Logger } from '../telemetry/logger.js'
 import type { Keys } from './keys.js'
 import { connectRedis, waitUntilReady } from './redis-connection.js'
-import { readRolloutState, readRolloutStates, seedRolloutStates } from './rollout-store.js'
+import { readRolloutState, readRolloutStates, seedRolloutStates, type SeedOrigin } from './rollout-store.js'
+
+/** What a percentage put back into a Redis that lost it says about itself. */
+const restoredOrigin: SeedOrigin = {
+  actor: 'gateway',
+  reason: 'restored: the percentage the gateways were serving when Redis came back without it'
+}
 
 export interface RolloutWatcherOptions {
   redisUrl: string
@@ -92,8 +98,10 @@ export class RolloutWatcher {
 
     try {
       // Routes Redis has lost (a flushed or replaced Redis) get back the
-      // percentage this gateway was serving, not the configured one.
-      await seedRolloutStates(redis, this.#options.keys, this.#percentages)
+      // percentage this gateway was serving, not the configured one, and
+      // say so; before the first sync that is the configured percentage.
+      const origin = this.#lastSyncAt === undefined ? undefined : restoredOrigin
+      await seedRolloutStates(redis, this.#options.keys, this.#percentages, Date.now(), origin)
       const states = await readRolloutStates(redis, this.#options.keys)
       for (const [route, state] of states) this.#apply(route, state.percentage)
       this.#lastSyncAt = Date.now()

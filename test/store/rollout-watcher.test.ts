@@ -4,7 +4,7 @@ import { Redis } from 'ioredis'
 import { request } from 'undici'
 import { createKeys } from '../../src/store/keys.js'
 import { startPrivateRedis } from '../../src/store/redis-bootstrap.js'
-import { writeRolloutState } from '../../src/store/rollout-store.js'
+import { readRolloutState, writeRolloutState } from '../../src/store/rollout-store.js'
 import { startTestShadowramp, memoryLogger } from '../helpers/gateway.js'
 import { json, startBackend } from '../helpers/http.js'
 import { spawnGateway, stopProcess } from '../helpers/process.js'
@@ -111,7 +111,12 @@ t.test('with Redis stopped mid-run, live requests are still answered 200 and the
   t.teardown(() => { restarted.server.kill('SIGKILL') })
   t.ok(await waitFor(async () => running.watcher.health().reachable, 5_000) < Infinity, 'reachable again after the restart')
   const redis = new Redis(redisUrl)
-  await writeRolloutState(redis, createKeys(running.config.redis.namespace), 'products', { percentage: 80, actor: 'test', reason: 'after outage' })
+  // The restarted Redis is empty: the gateway puts back what it served, and says it did.
+  const keys = createKeys(running.config.redis.namespace)
+  t.ok(await waitFor(async () => await readRolloutState(redis, keys, 'products') !== undefined, 3_000) < Infinity, 'the percentage is put back')
+  const restored = await readRolloutState(redis, keys, 'products')
+  t.match(restored, { percentage: 50, actor: 'gateway', reason: /^restored: the percentage the gateways were serving/ })
+  await writeRolloutState(redis, keys, 'products', { percentage: 80, actor: 'test', reason: 'after outage' })
   redis.disconnect()
   t.ok(await waitFor(async () => running.watcher.percentageOf('products') === 80, 3_000) < Infinity, 'changes are followed again')
   t.equal(lines().filter((line) => line.msg === 'redis reachable again; following rollout state').length, 1)
