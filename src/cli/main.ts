@@ -54,9 +54,15 @@ export async function main (argv: string[]): Promise<number> {
     case 'retry':
     case 'history':
       return await runRolloutCommand(command, rest)
+    case 'help':
+    case '--help':
+    case '-h':
+      // Asked for, the usage is the answer: on stdout, so it pages and greps.
+      process.stdout.write(`${usage}\n`)
+      return 0
     default:
       process.stderr.write(`${usage}\n`)
-      return command === undefined || command === 'help' || command === '--help' ? 0 : 2
+      return 2
   }
 }
 

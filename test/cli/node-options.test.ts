@@ -37,7 +37,12 @@ t.test('the first line runs: executed directly, the CLI answers', async (t) => {
   const run = spawnSync(copy, ['--help'], { cwd, encoding: 'utf8' })
 
   t.equal(run.status, 0, run.stderr)
-  t.match(run.stderr, /usage: shadowramp <command>/, 'the usage, on stderr')
+  t.match(run.stdout, /usage: shadowramp <command>/, 'the usage asked for, on stdout')
+
+  const bare = spawnSync(copy, [], { cwd, encoding: 'utf8' })
+  t.equal(bare.status, 2, 'no command is a usage mistake')
+  t.match(bare.stderr, /usage: shadowramp <command>/, 'its usage on stderr')
+  t.equal(bare.stdout, '')
 })
 
 t.test('a CLI whose first line is not the expected one is named, not guessed', async (t) => {
