@@ -2,7 +2,7 @@ import { Writable } from 'node:stream'
 import { configSchema, type Config } from '../../src/config/schema.js'
 import { startShadowramp, type RunningShadowramp } from '../../src/cli/serve.js'
 import { createLogger, type Logger } from '../../src/telemetry/logger.js'
-import { testRedisUrl, uniqueNamespace } from './redis.js'
+import { dropNamespace, testRedisUrl, uniqueNamespace } from './redis.js'
 
 export type ConfigInput = Record<string, unknown> & { routes: Array<Record<string, unknown>> }
 
@@ -44,6 +44,13 @@ export async function startTestShadowramp (input: ConfigInput, options: { redisU
   const redisUrl = options.redisUrl ?? await testRedisUrl()
   const logger = options.logger ?? createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) })
   const running = await startShadowramp({ config, logger, redisUrl, logRequests: false })
+  // A namespace made up here belongs to this test alone: closing leaves
+  // nothing of it in the shared Redis (a private Redis goes with its server).
+  const ownsNamespace = options.redisUrl === undefined && (input.redis as { namespace?: string } | undefined)?.namespace === undefined
+  const close = async (): Promise<void> => {
+    await running.close()
+    if (ownsNamespace) await dropNamespace(redisUrl, config.redis.namespace)
+  }
 
-  return { ...running, config }
+  return { ...running, close, config }
 }
