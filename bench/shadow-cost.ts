@@ -18,10 +18,14 @@
  * and "Redis paused" is the "queue, all differ" gateway while its Redis is
  * stopped (SIGSTOP) for 5 s. Each round measures every configuration, the
  * order rotating from round to round; the table shows medians across
- * rounds. See bench/README.md for how to read the figures.
+ * rounds. The targets are judged on a second measurement, in turns: the
+ * gateways each comparison needs take one-second slices by turn, for
+ * --cycles cycles, and each one's answers are pooled over its slices, so
+ * a slowdown of the machine from outside falls on both sides of a ratio.
+ * See bench/README.md for how to read the figures.
  *
  *   node --import tsx bench/shadow-cost.ts [--quick] [--rounds 3]
- *     [--seconds 3] [--rate 1000] [--profile <gateway>]
+ *     [--seconds 3] [--rate 1000] [--cycles 12] [--profile <gateway>]
  *
  * --seconds is the closed-loop phase; fixed-rate phases run a second
  * longer (half a second with --quick, which also pauses Redis in the last
@@ -39,6 +43,9 @@ import { parseArgs } from 'node:util'
 import { Client } from 'undici'
 import { loadOptions, readWhole, settingsOrExit } from './lib/bench-options.js'
 import { measureClosedLoop, type ClosedLoopResult } from './lib/closed-loop.js'
+import {
+  measureInterleavedClosedLoop, measureInterleavedOpenLoop, type PooledLatency, type PooledThroughput
+} from './lib/interleaved-load.js'
 import type { TimeShare } from './lib/cpu-profile.js'
 import { summarizeGatewayProfile, type GatewayProfileSummary } from './lib/gateway-cpu-profile.js'
 import { startGateway, type GatewayPairSink, type RunningGateway } from './lib/gateway-process.js'
@@ -76,6 +83,8 @@ interface Settings {
   pause: { leadSeconds: number, seconds: number, tailSeconds: number }
   /** Rounds that include the Redis pause: all of them, or only the last (--quick). */
   pauseEveryRound: boolean
+  /** The compared configurations in turns, for the targets: cycles of one slice each. */
+  interleave: { cycles: number, sliceSeconds: number }
   /** A gateway to run under `node --cpu-prof`. */
   profile: GatewayName | undefined
 }
@@ -139,6 +148,17 @@ interface WindowLatency {
   maxMs: number
 }
 
+/** The targets' comparisons, each side measured in turns with the others (see interleaved-load.ts). */
+interface Interleaved {
+  fixed: Record<InterleavedFixed, PooledLatency>
+  closed: Record<InterleavedClosed, PooledThroughput>
+}
+
+const interleavedFixed = ['off', 'queueAllDiffer', 'queueMostlyIdentical', 'slowShadow', 'refusedShadow'] as const
+const interleavedClosed = ['mirrorOnly', 'queueAllDiffer', 'queueMostlyIdentical'] as const
+type InterleavedFixed = typeof interleavedFixed[number]
+type InterleavedClosed = typeof interleavedClosed[number]
+
 interface Round {
   round: number
   order: PhaseName[]
@@ -181,11 +201,12 @@ interface Target {
   limit: string
   /** How far from the limit, when it failed. */
   miss?: string
-  perRound: string
+  /** The same figure over parts of the measurement: halves of the cycles, or rounds. */
+  spread: string
 }
 
 const usage = 'usage: node --import tsx bench/shadow-cost.ts [--quick] [--rounds 3..15] ' +
-  '[--seconds 1..30] [--rate 50..20000] [--profile off|mirrorOnly|queueAllDiffer|' +
+  '[--seconds 1..30] [--rate 50..20000] [--cycles 2..60] [--profile off|mirrorOnly|queueAllDiffer|' +
   'queueMostlyIdentical|naive|slowShadow|refusedShadow]'
 const feedPath = '/feed/videos?limit=20'
 const settleMs = 250
@@ -255,18 +276,20 @@ async function measureShadowCost (settings: Settings): Promise<void> {
     : await mkdtemp(join(tmpdir(), 'shadowramp-cpu-prof-'))
   const rig = await startRig(settings, profileDir)
   let rounds: Round[]
+  let interleaved: Interleaved
   try {
     await warmUp(rig)
     rounds = await measureRounds(rig)
+    interleaved = await measureInterleaved(rig)
     rig.loadAverage.end = loadavg()[0] ?? Number.NaN
   } finally {
     await stopRig(rig)
   }
 
   const medians = summarizePhases(rounds)
-  const targets = judgeTargets(rounds, medians, rig.rate)
+  const targets = judgeTargets(rounds, interleaved, medians, rig.rate)
   const profile = profileDir === undefined ? undefined : await readProfile(profileDir)
-  printReport(rig, rounds, medians, targets, profile)
+  printReport(rig, rounds, interleaved, medians, targets, profile)
   await saveFigures({
     settings,
     rate: rig.rate,
@@ -276,6 +299,7 @@ async function measureShadowCost (settings: Settings): Promise<void> {
     medians,
     targets,
     rounds,
+    interleaved,
     profile
   })
 }
@@ -283,7 +307,7 @@ async function measureShadowCost (settings: Settings): Promise<void> {
 function readSettings (args: string[]): Settings {
   const { values } = parseArgs({
     args,
-    options: { ...loadOptions, profile: { type: 'string' } }
+    options: { ...loadOptions, profile: { type: 'string' }, cycles: { type: 'string' } }
   })
   const quick = values.quick === true
   const closedSeconds = readWhole('--seconds', values.seconds, quick ? 1 : 3, 1, 30)
@@ -298,6 +322,7 @@ function readSettings (args: string[]): Settings {
     maxRate: readWhole('--rate', values.rate, 1_000, lowestRate, 20_000),
     pause: { leadSeconds: quick ? 0.5 : 1, seconds: 5, tailSeconds: quick ? 1 : 2 },
     pauseEveryRound: !quick,
+    interleave: { cycles: readWhole('--cycles', values.cycles, quick ? 4 : 12, 2, 60), sliceSeconds: quick ? 0.5 : 1 },
     profile: readGatewayName(values.profile)
   }
 }
@@ -320,8 +345,10 @@ function plannedSeconds (settings: Settings): number {
   const pause = leadSeconds + seconds + tailSeconds + 2
   const pauses = settings.pauseEveryRound ? settings.rounds : 1
   const round = setupNames.length * setup + 2 * fault
+  const { cycles, sliceSeconds } = settings.interleave
+  const turns = cycles * (interleavedFixed.length + interleavedClosed.length) * (sliceSeconds + settle)
 
-  return startingUp + warmingUp + probe + settings.rounds * round + pauses * pause
+  return startingUp + warmingUp + probe + settings.rounds * round + pauses * pause + turns
 }
 
 /** Room for start-up, drains and stopping, then a hard stop. */
@@ -468,6 +495,31 @@ async function checkGateway (name: GatewayName, gateway: RunningGateway, bytes: 
   } finally {
     await client.close()
   }
+}
+
+/**
+ * The targets' comparisons, measured in turns: fixed-rate slices of the
+ * gateways whose p99 is compared, then saturation slices of those whose
+ * req/s is. Each gateway's queue is emptied after its slice.
+ */
+async function measureInterleaved (rig: Rig): Promise<Interleaved> {
+  const { cycles, sliceSeconds } = rig.settings.interleave
+  const urls = <Name extends GatewayName>(names: readonly Name[]): Record<Name, string> =>
+    Object.fromEntries(names.map((name) => [name, rig.gateways[name].url + feedPath])) as Record<Name, string>
+  const turns = { cycles, sliceSeconds, gapMs: settleMs, afterSlice: async (name: GatewayName) => await clearPairs(rig, name) }
+  const seconds = (count: number): string => formatNumber(cycles * count * (sliceSeconds + settleMs / 1_000))
+
+  process.stderr.write(`in turns: ${cycles} cycles of ${sliceSeconds} s slices at ${formatNumber(rig.rate)} req/s, ` +
+    `about ${seconds(interleavedFixed.length)} s\n`)
+  const fixed = await measureInterleavedOpenLoop({
+    ...turns, targets: urls(interleavedFixed), ratePerSecond: rig.rate, connections: rig.settings.openConnections
+  })
+  process.stderr.write(`in turns: ${cycles} cycles of ${sliceSeconds} s saturation slices, about ${seconds(interleavedClosed.length)} s\n`)
+  const closed = await measureInterleavedClosedLoop({
+    ...turns, targets: urls(interleavedClosed), connections: rig.settings.connections
+  })
+
+  return { fixed, closed }
 }
 
 async function measureRounds (rig: Rig): Promise<Round[]> {
@@ -781,29 +833,34 @@ function usPerRequest (cpuMs: number | null | undefined, requests: number): numb
 }
 
 /**
- * The targets. Each is judged on the median of its per-round figures: a
- * round measures both sides of a comparison within a minute, so a machine
- * that others slow down for a while moves both sides alike, and the
- * pairing cancels it out; the per-round figures show how much the rounds
- * agreed.
+ * The targets. Throughput, added p99 and the shadow faults are judged on
+ * the configurations measured in turns (measureInterleaved), pooled over
+ * their slices; the figure of each half of the cycles stands beside, to
+ * show how far the halves agree. The Redis pause is a phase of its own,
+ * judged on the median of the per-round ratios against "queue, all
+ * differ" in the same round.
  */
-function judgeTargets (rounds: Round[], medians: Record<PhaseName, PhaseMedians>, rate: number): Target[] {
+function judgeTargets (
+  rounds: Round[], interleaved: Interleaved, medians: Record<PhaseName, PhaseMedians>, rate: number
+): Target[] {
   return [
-    judgeThroughput(rounds, 'queueAllDiffer', 0.8),
-    judgeThroughput(rounds, 'queueMostlyIdentical', 0.9),
-    judgeAddedP99(rounds, medians, 'queueAllDiffer', rate),
-    judgeAddedP99(rounds, medians, 'queueMostlyIdentical', rate),
-    judgeFault(rounds, medians, 'slowShadow', rate),
-    judgeFault(rounds, medians, 'refusedShadow', rate),
-    judgeFault(rounds, medians, 'redisPaused', rate),
+    judgeThroughput(interleaved.closed, 'queueAllDiffer', 0.8),
+    judgeThroughput(interleaved.closed, 'queueMostlyIdentical', 0.9),
+    judgeAddedP99(interleaved.fixed, medians, 'queueAllDiffer', rate),
+    judgeAddedP99(interleaved.fixed, medians, 'queueMostlyIdentical', rate),
+    judgeShadowFault(interleaved.fixed, medians, 'slowShadow', rate),
+    judgeShadowFault(interleaved.fixed, medians, 'refusedShadow', rate),
+    judgeRedisPause(rounds, medians, rate),
     judgePendingBytes(medians.redisPaused)
   ]
 }
 
-function judgeThroughput (rounds: Round[], name: SetupName, floor: number): Target {
-  const rate = (figures: SetupFigures | undefined): number => figures?.closed.requestsPerSecond ?? Number.NaN
-  const perRound = rounds.map((round) => rate(round.setups[name]) / rate(round.setups.mirrorOnly))
-  const ratio = median(perRound)
+function judgeThroughput (
+  closed: Record<InterleavedClosed, PooledThroughput>, name: 'queueAllDiffer' | 'queueMostlyIdentical', floor: number
+): Target {
+  const { mirrorOnly } = closed
+  const ratio = closed[name].requestsPerSecond / mirrorOnly.requestsPerSecond
+  const halves = closed[name].halves.map((rate, half) => rate / (mirrorOnly.halves[half] ?? Number.NaN))
   const pass = ratio >= floor
 
   return {
@@ -812,18 +869,18 @@ function judgeThroughput (rounds: Round[], name: SetupName, floor: number): Targ
     measured: `×${formatNumber(ratio, 2)}`,
     limit: `≥ ×${formatNumber(floor, 2)}`,
     ...(pass ? {} : { miss: `${formatNumber((floor - ratio) * 100, 1)} points short` }),
-    perRound: listRatios(perRound)
+    spread: `halves ${listRatios(halves)}`
   }
 }
 
 function judgeAddedP99 (
-  rounds: Round[], medians: Record<PhaseName, PhaseMedians>, name: SetupName, rate: number
+  fixed: Record<InterleavedFixed, PooledLatency>, medians: Record<PhaseName, PhaseMedians>,
+  name: 'queueAllDiffer' | 'queueMostlyIdentical', rate: number
 ): Target {
   const limitMs = 3
-  const p99 = (figures: SetupFigures | undefined): number => figures?.fixed.open.p99Ms ?? Number.NaN
-  const perRound = rounds.map((round) => p99(round.setups[name]) - p99(round.setups.off))
-  const added = median(perRound)
-  const errors = medians[name].liveErrors
+  const added = fixed[name].p99Ms - fixed.off.p99Ms
+  const halves = fixed[name].halves.map((half, index) => half.p99Ms - (fixed.off.halves[index]?.p99Ms ?? Number.NaN))
+  const errors = medians[name].liveErrors + fixed[name].failed
   const pass = added <= limitMs && errors === 0
 
   return {
@@ -832,22 +889,37 @@ function judgeAddedP99 (
     measured: `${formatSigned(added)} ms, ${errors} live errors`,
     limit: `≤ +${limitMs} ms, 0 errors`,
     ...(pass ? {} : { miss: describeMiss(added - limitMs, ' ms', errors) }),
-    perRound: perRound.map((value) => formatSigned(value)).join(', ')
+    spread: `halves ${halves.map((value) => formatSigned(value)).join(', ')}`
   }
 }
 
-/** A shadow fault against the healthy shadow: "queue, all differ" at the same rate in the same round. */
-function judgeFault (
-  rounds: Round[], medians: Record<PhaseName, PhaseMedians>, name: FaultName, rate: number
+/** A failing shadow backend against the healthy one: "queue, all differ", measured in turns with it. */
+function judgeShadowFault (
+  fixed: Record<InterleavedFixed, PooledLatency>, medians: Record<PhaseName, PhaseMedians>,
+  name: 'slowShadow' | 'refusedShadow', rate: number
 ): Target {
-  const limit = 1.1
+  const healthy = fixed.queueAllDiffer
+  const ratio = fixed[name].p99Ms / healthy.p99Ms
+  const halves = fixed[name].halves.map((half, index) => half.p99Ms / (healthy.halves[index]?.p99Ms ?? Number.NaN))
+  const errors = medians[name].liveErrors + medians[name].fallbacks + fixed[name].failed
+
+  return judgeFaultRatio(name, ratio, errors, rate, `halves ${listRatios(halves)}`)
+}
+
+/** Redis paused against "queue, all differ" at the same rate in the same round. */
+function judgeRedisPause (rounds: Round[], medians: Record<PhaseName, PhaseMedians>, rate: number): Target {
   const perRound = rounds.flatMap((round) => {
-    const fault = round.faults[name]
+    const paused = round.faults.redisPaused
     const healthyP99 = round.setups.queueAllDiffer?.fixed.open.p99Ms ?? Number.NaN
-    return fault === undefined ? [] : [fault.open.p99Ms / healthyP99]
+    return paused === undefined ? [] : [paused.open.p99Ms / healthyP99]
   })
-  const ratio = median(perRound)
-  const errors = medians[name].liveErrors + medians[name].fallbacks
+  const errors = medians.redisPaused.liveErrors + medians.redisPaused.fallbacks
+
+  return judgeFaultRatio('redisPaused', median(perRound), errors, rate, `rounds ${listRatios(perRound)}`)
+}
+
+function judgeFaultRatio (name: FaultName, ratio: number, errors: number, rate: number, spread: string): Target {
+  const limit = 1.1
   const pass = ratio <= limit && errors === 0
 
   return {
@@ -856,7 +928,7 @@ function judgeFault (
     measured: `×${formatNumber(ratio, 2)}, ${errors} live errors`,
     limit: `≤ ×${formatNumber(limit, 2)}, 0 errors`,
     ...(pass ? {} : { miss: describeMiss((ratio - limit) * 100, ' points', errors) }),
-    perRound: listRatios(perRound)
+    spread
   }
 }
 
@@ -869,7 +941,7 @@ function judgePendingBytes (paused: PhaseMedians): Target {
     measured: `max ${formatNumber(paused.maxPendingBytes)} B`,
     limit: `< ${formatNumber(maxPendingBytes)} B (shadow.maxPendingBytes)`,
     ...(pass ? {} : { miss: `over by ${formatMb(paused.maxPendingBytes - maxPendingBytes)}` }),
-    perRound: ''
+    spread: ''
   }
 }
 
@@ -885,8 +957,8 @@ function listRatios (values: number[]): string {
 }
 
 function printReport (
-  rig: Rig, rounds: Round[], medians: Record<PhaseName, PhaseMedians>, targets: Target[],
-  profile: ProfileReport | undefined
+  rig: Rig, rounds: Round[], interleaved: Interleaved, medians: Record<PhaseName, PhaseMedians>,
+  targets: Target[], profile: ProfileReport | undefined
 ): void {
   const { settings, rate } = rig
   const { start, end } = rig.loadAverage
@@ -898,6 +970,7 @@ function printReport (
     `at its end (ours included), on ${cpus().length} cores`
   const lines = [
     '', heading, describeRate(rig), '', formatTable(tableRows(medians)), '',
+    ...describeInterleaved(interleaved, rig), '',
     ...describeTargets(targets), '',
     ...describeReference(rounds), '',
     ...describeShadowSide(medians, settings),
@@ -931,14 +1004,41 @@ function tableRows (medians: Record<PhaseName, PhaseMedians>): string[][] {
   ]
 }
 
+/** What the targets are judged on: each configuration's figures pooled over its slices. */
+function describeInterleaved (interleaved: Interleaved, rig: Rig): string[] {
+  const { cycles, sliceSeconds } = rig.settings.interleave
+  const ms = (value: number): string => formatNumber(value, 2)
+  const fixed = interleavedFixed.map((name) => {
+    const pooled = interleaved.fixed[name]
+    return `  ${phaseLabels[name]}: p50 ${ms(pooled.p50Ms)}, p99 ${ms(pooled.p99Ms)} ` +
+      `(halves ${ms(pooled.halves[0].p99Ms)}, ${ms(pooled.halves[1].p99Ms)}), worst ${ms(pooled.maxMs)} ms; ` +
+      `${formatNumber(pooled.answered)} answered, ${pooled.failed} failed`
+  })
+  const closed = interleavedClosed.map((name) => {
+    const pooled = interleaved.closed[name]
+    return `  ${phaseLabels[name]}: ${formatNumber(pooled.requestsPerSecond)} req/s ` +
+      `(halves ${formatNumber(pooled.halves[0])}, ${formatNumber(pooled.halves[1])}); ${pooled.failed} failed`
+  })
+
+  return [
+    `in turns, ${cycles} cycles of ${sliceSeconds} s slices, fixed rate ${formatNumber(rig.rate)} req/s:`,
+    ...fixed,
+    `in turns, ${cycles} cycles of ${sliceSeconds} s slices, closed loop ${rig.settings.connections} connections:`,
+    ...closed
+  ]
+}
+
 function describeTargets (targets: Target[]): string[] {
-  const header = ['', '', 'measured', 'target', 'miss', 'per round']
+  const header = ['', '', 'measured', 'target', 'miss', 'spread']
   const rows = targets.map((target) => [
     target.pass ? 'PASS' : 'FAIL', target.name, target.measured, target.limit, target.miss ?? '',
-    target.perRound
+    target.spread
   ])
 
-  return ['targets (median of the per-round figures):', formatTable([header, ...rows])]
+  return [
+    'targets (measured in turns and pooled over the slices; the Redis pause: median of the per-round ratios):',
+    formatTable([header, ...rows])
+  ]
 }
 
 /**

@@ -15,6 +15,8 @@ export interface ClosedLoopOptions {
 
 export interface ClosedLoopResult {
   requestsPerSecond: number
+  /** How long the load ran, as autocannon timed it (it may run past a fraction of a second asked for). */
+  seconds: number
   p50Ms: number
   p99Ms: number
   maxMs: number
@@ -69,6 +71,7 @@ function summarizeRun (result: AutocannonResult, latencies: number[]): ClosedLoo
 
   return {
     requestsPerSecond: latencies.length / result.duration,
+    seconds: result.duration,
     p50Ms,
     p99Ms,
     maxMs,

@@ -1,0 +1,64 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import t from 'tap'
+import { measureInterleavedClosedLoop, measureInterleavedOpenLoop } from '../../bench/lib/interleaved-load.js'
+
+/** A server on 127.0.0.1:0 answering every request after `delayMs`. */
+async function startServer (delayMs: number): Promise<{ url: string, server: Server }> {
+  const server = createServer((request, response) => {
+    request.resume()
+    setTimeout(() => response.end('{"ok":true}'), delayMs)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+
+  return { url: `http://127.0.0.1:${port}/`, server }
+}
+
+t.test('fixed-rate turns pool each target apart, halves included, in alternating order', async (t) => {
+  const fast = await startServer(0)
+  const slow = await startServer(25)
+  t.teardown(() => { fast.server.close(); slow.server.close() })
+  const turns: string[] = []
+
+  const pooled = await measureInterleavedOpenLoop({
+    targets: { fast: fast.url, slow: slow.url },
+    cycles: 4,
+    sliceSeconds: 0.2,
+    gapMs: 10,
+    ratePerSecond: 100,
+    connections: 8,
+    afterSlice: async (name) => { turns.push(name) }
+  })
+
+  t.same(turns, ['fast', 'slow', 'slow', 'fast', 'fast', 'slow', 'slow', 'fast'])
+  t.equal(pooled.fast.answered, 80, '4 slices of 20 requests')
+  t.equal(pooled.slow.answered, 80)
+  t.equal(pooled.fast.failed, 0)
+  t.ok(pooled.slow.p50Ms >= 25, `the slow target's delay shows in its own figures: p50 ${pooled.slow.p50Ms} ms`)
+  t.ok(pooled.fast.p99Ms < 25, `and not in the fast one's: p99 ${pooled.fast.p99Ms} ms`)
+  for (const half of pooled.slow.halves) t.ok(half.p50Ms >= 25, 'each half is summarized from its own answers')
+})
+
+t.test('saturation turns give each target its rate over the time it was loaded', async (t) => {
+  const fast = await startServer(0)
+  const slow = await startServer(20)
+  t.teardown(() => { fast.server.close(); slow.server.close() })
+
+  const pooled = await measureInterleavedClosedLoop({
+    targets: { fast: fast.url, slow: slow.url }, cycles: 2, sliceSeconds: 0.5, gapMs: 10, connections: 4
+  })
+
+  // Four connections, each waiting 20 ms per answer: at most 200 req/s.
+  t.ok(pooled.slow.requestsPerSecond > 100 && pooled.slow.requestsPerSecond <= 200,
+    `slow target near 4 / 20 ms: ${pooled.slow.requestsPerSecond} req/s`)
+  t.ok(pooled.fast.requestsPerSecond > 2 * pooled.slow.requestsPerSecond, 'the fast target answers more')
+  t.equal(pooled.fast.failed + pooled.slow.failed, 0)
+  t.equal(pooled.slow.halves.length, 2)
+})
+
+t.test('fewer than two cycles have no halves to compare and are refused', async (t) => {
+  await t.rejects(measureInterleavedOpenLoop({
+    targets: { only: 'http://127.0.0.1:9/' }, cycles: 1, sliceSeconds: 0.1, gapMs: 0, ratePerSecond: 10, connections: 1
+  }), /at least 2 cycles, found 1/)
+})
