@@ -79,8 +79,11 @@ interface Settings {
   openConnections: number
   /** The fixed rate, unless the machine cannot sustain it. */
   maxRate: number
-  /** Redis stays stopped this long, inside a fixed-rate phase of lead + pause + tail. */
-  pause: { leadSeconds: number, seconds: number, tailSeconds: number }
+  /**
+   * Redis stays stopped this long, inside a fixed-rate phase of lead +
+   * pause + tail; the healthy reference runs this long before and after.
+   */
+  pause: { leadSeconds: number, seconds: number, tailSeconds: number, healthySeconds: number }
   /** Rounds that include the Redis pause: all of them, or only the last (--quick). */
   pauseEveryRound: boolean
   /** The compared configurations in turns, for the targets: cycles of one slice each. */
@@ -137,6 +140,12 @@ interface PauseFigures {
   backlogDrainedMs: number | undefined
   /** Live latency by when the request was due: before the pause, during it, after it. */
   windows: Record<PauseWindow, WindowLatency>
+  /**
+   * The same gateway at the same rate with Redis running, measured just
+   * before the phase and again once its backlog was written: the healthy
+   * reference the pause is judged against, seconds away rather than minutes.
+   */
+  healthyAround: WindowLatency
 }
 
 type PauseWindow = 'before' | 'paused' | 'after'
@@ -320,7 +329,7 @@ function readSettings (args: string[]): Settings {
     connections: 16,
     openConnections: 32,
     maxRate: readWhole('--rate', values.rate, 1_000, lowestRate, 20_000),
-    pause: { leadSeconds: quick ? 0.5 : 1, seconds: 5, tailSeconds: quick ? 1 : 2 },
+    pause: { leadSeconds: quick ? 0.5 : 1, seconds: 5, tailSeconds: quick ? 1 : 2, healthySeconds: quick ? 1.5 : 3 },
     pauseEveryRound: !quick,
     interleave: { cycles: readWhole('--cycles', values.cycles, quick ? 4 : 12, 2, 60), sliceSeconds: quick ? 0.5 : 1 },
     profile: readGatewayName(values.profile)
@@ -341,8 +350,8 @@ function plannedSeconds (settings: Settings): number {
   const warmingUp = Object.keys(gatewayPlans).length * (settings.warmUpSeconds + 2 * settle)
   const setup = settings.closedSeconds + settings.openSeconds + 3 * settle
   const fault = settings.openSeconds + settle
-  const { leadSeconds, seconds, tailSeconds } = settings.pause
-  const pause = leadSeconds + seconds + tailSeconds + 2
+  const { leadSeconds, seconds, tailSeconds, healthySeconds } = settings.pause
+  const pause = leadSeconds + seconds + tailSeconds + 2 * (healthySeconds + settle) + 2
   const pauses = settings.pauseEveryRound ? settings.rounds : 1
   const round = setupNames.length * setup + 2 * fault
   const { cycles, sliceSeconds } = settings.interleave
@@ -621,9 +630,11 @@ async function measureFixedRate (
  * given time to reach Redis before the next phase.
  */
 async function measureRedisPause (rig: Rig): Promise<FixedRateFigures> {
-  const { leadSeconds, seconds, tailSeconds } = rig.settings.pause
+  const { leadSeconds, seconds, tailSeconds, healthySeconds } = rig.settings.pause
   const pause = createPause(rig.redis, leadSeconds * 1_000, seconds * 1_000)
   const answers: Array<[number, number]> = []
+  const healthy: number[] = []
+  await measureHealthy(rig, healthySeconds, healthy)
   let figures: FixedRateFigures
   try {
     figures = await measureFixedRate('queueAllDiffer', rig, {
@@ -637,8 +648,23 @@ async function measureRedisPause (rig: Rig): Promise<FixedRateFigures> {
 
   const backlogDrainedMs = await waitForBacklog(rig.gateways.queueAllDiffer)
   await clearPairs(rig, 'queueAllDiffer')
+  await measureHealthy(rig, healthySeconds, healthy)
   const times = pause.times()
-  return { ...figures, pause: { ...times, backlogDrainedMs, windows: splitByPause(answers, times) } }
+  const healthyAround = { requests: healthy.length, ...summarizeLatencies(healthy) }
+  return { ...figures, pause: { ...times, backlogDrainedMs, windows: splitByPause(answers, times), healthyAround } }
+}
+
+/** "queue, all differ" at the fixed rate with Redis running; its latencies are added to `latencies`. */
+async function measureHealthy (rig: Rig, seconds: number, latencies: number[]): Promise<void> {
+  await measureOpenLoop({
+    url: rig.gateways.queueAllDiffer.url + feedPath,
+    ratePerSecond: rig.rate,
+    durationSeconds: seconds,
+    connections: rig.settings.openConnections,
+    onAnswer: (_dueAtMs, latencyMs) => { latencies.push(latencyMs) }
+  })
+  await sleep(settleMs)
+  await clearPairs(rig, 'queueAllDiffer')
 }
 
 interface Pause {
@@ -837,8 +863,8 @@ function usPerRequest (cpuMs: number | null | undefined, requests: number): numb
  * the configurations measured in turns (measureInterleaved), pooled over
  * their slices; the figure of each half of the cycles stands beside, to
  * show how far the halves agree. The Redis pause is a phase of its own,
- * judged on the median of the per-round ratios against "queue, all
- * differ" in the same round.
+ * judged on the median of the per-round ratios against the same gateway
+ * with Redis running, measured just before and after the phase.
  */
 function judgeTargets (
   rounds: Round[], interleaved: Interleaved, medians: Record<PhaseName, PhaseMedians>, rate: number
@@ -906,12 +932,11 @@ function judgeShadowFault (
   return judgeFaultRatio(name, ratio, errors, rate, `halves ${listRatios(halves)}`)
 }
 
-/** Redis paused against "queue, all differ" at the same rate in the same round. */
+/** Redis paused against the same gateway with Redis running, just before and after the phase. */
 function judgeRedisPause (rounds: Round[], medians: Record<PhaseName, PhaseMedians>, rate: number): Target {
   const perRound = rounds.flatMap((round) => {
     const paused = round.faults.redisPaused
-    const healthyP99 = round.setups.queueAllDiffer?.fixed.open.p99Ms ?? Number.NaN
-    return paused === undefined ? [] : [paused.open.p99Ms / healthyP99]
+    return paused?.pause === undefined ? [] : [paused.open.p99Ms / paused.pause.healthyAround.p99Ms]
   })
   const errors = medians.redisPaused.liveErrors + medians.redisPaused.fallbacks
 
@@ -1110,7 +1135,8 @@ function describePause (rounds: Round[]): string[] {
 
   return [
     `  Redis paused, live latency by when requests were due: ${window('before')}; ` +
-      `${window('paused')}; ${window('after')}`,
+      `${window('paused')}; ${window('after')}; Redis running, just before and after the phase: p99 ` +
+      `${ms(median(pauses.map((pause) => pause.healthyAround.p99Ms)))} ms`,
     `    after the phase, the backlog reached Redis within ${drained.join(', ')}`
   ]
 }
