@@ -10,13 +10,15 @@ import { measureOpenLoop } from './open-loop.js'
  * a slowdown on one side of a comparison; short turns spread it over every
  * side alike, and what is left between them is the targets' own doing.
  *
- * The order of a cycle alternates (A B C, then C B A), so no target always
- * follows the same one. Between two slices the load pauses for `gapMs`,
- * which lets late work of the last target (a slow shadow's answers) end
- * before the next one is timed.
+ * Every cycle keeps the same order (A B C, A B C), so every target waits
+ * as long between its slices: idle time closes keep-alive connections and
+ * cools caches, and an order that alternated would give the targets at its
+ * ends two slices back to back every other cycle. Between two slices the
+ * load pauses for `gapMs`, which lets late work of the last target (a slow
+ * shadow's answers) end before the next one is timed.
  */
 export interface InterleaveOptions<Name extends string> {
-  /** Each target's URL (loopback only), in the first cycle's order. */
+  /** Each target's URL (loopback only), in the order of every cycle. */
   targets: Record<Name, string>
   /** At least 2: the halves are compared. */
   cycles: number
@@ -116,8 +118,7 @@ async function runInTurns<Name extends string> (
   const names = Object.keys(options.targets) as Name[]
   for (let cycle = 0; cycle < options.cycles; cycle++) {
     const half = cycle < cyclesIn(options.cycles, 0) ? 0 : 1
-    const order = cycle % 2 === 0 ? names : [...names].reverse()
-    for (const name of order) {
+    for (const name of names) {
       await measure(name, options.targets[name], half)
       await options.afterSlice?.(name)
       await sleep(options.gapMs)

@@ -15,7 +15,7 @@ async function startServer (delayMs: number): Promise<{ url: string, server: Ser
   return { url: `http://127.0.0.1:${port}/`, server }
 }
 
-t.test('fixed-rate turns pool each target apart, halves included, in alternating order', async (t) => {
+t.test('fixed-rate turns pool each target apart, halves included, in the same order every cycle', async (t) => {
   const fast = await startServer(0)
   const slow = await startServer(25)
   t.teardown(() => { fast.server.close(); slow.server.close() })
@@ -31,13 +31,45 @@ t.test('fixed-rate turns pool each target apart, halves included, in alternating
     afterSlice: async (name) => { turns.push(name) }
   })
 
-  t.same(turns, ['fast', 'slow', 'slow', 'fast', 'fast', 'slow', 'slow', 'fast'])
+  t.same(turns, ['fast', 'slow', 'fast', 'slow', 'fast', 'slow', 'fast', 'slow'])
   t.equal(pooled.fast.answered, 80, '4 slices of 20 requests')
   t.equal(pooled.slow.answered, 80)
   t.equal(pooled.fast.failed, 0)
   t.ok(pooled.slow.p50Ms >= 25, `the slow target's delay shows in its own figures: p50 ${pooled.slow.p50Ms} ms`)
   t.ok(pooled.fast.p99Ms < 25, `and not in the fast one's: p99 ${pooled.fast.p99Ms} ms`)
   for (const half of pooled.slow.halves) t.ok(half.p50Ms >= 25, 'each half is summarized from its own answers')
+})
+
+t.test('each half holds the answers of its own cycles, and failures are counted per target', async (t) => {
+  // Slow for its first 40 requests (the first two cycles of 20), fast after.
+  let served = 0
+  const changing = createServer((request, response) => {
+    request.resume()
+    served += 1
+    setTimeout(() => response.end('{}'), served <= 40 ? 25 : 0)
+  })
+  const broken = createServer((request, response) => {
+    request.resume()
+    response.statusCode = 503
+    response.end()
+  })
+  for (const server of [changing, broken]) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { changing.close(); broken.close() })
+  const url = (server: Server): string => `http://127.0.0.1:${(server.address() as AddressInfo).port}/`
+
+  const pooled = await measureInterleavedOpenLoop({
+    targets: { changing: url(changing), broken: url(broken) },
+    cycles: 4,
+    sliceSeconds: 0.2,
+    gapMs: 10,
+    ratePerSecond: 100,
+    connections: 8
+  })
+
+  t.ok(pooled.changing.halves[0].p50Ms >= 25, `first half slow: p50 ${pooled.changing.halves[0].p50Ms} ms`)
+  t.ok(pooled.changing.halves[1].p99Ms < 25, `second half fast: p99 ${pooled.changing.halves[1].p99Ms} ms`)
+  t.equal(pooled.changing.failed, 0)
+  t.equal(pooled.broken.failed, 80, 'every 503 counts as failed')
 })
 
 t.test('saturation turns give each target its rate over the time it was loaded', async (t) => {
