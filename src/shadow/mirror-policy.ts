@@ -56,12 +56,13 @@ export class MirrorPolicy {
   }
 
   /**
-   * While the gateway is too busy to mirror: a request that would have been
-   * sampled is skipped for that reason, so the skip is counted; the budget
-   * guard and the token bucket are left as they were.
+   * While mirroring stands aside (the gateway too busy, the queue taking no
+   * pairs): a request that would have been sampled is skipped for `reason`,
+   * so the skip is counted; the budget guard and the token bucket are left
+   * as they were.
    */
-  sampled (method: string, random: number = Math.random()): 'not-sampled' | 'gateway-busy' {
-    return this.#isSampled(method, random) ? 'gateway-busy' : 'not-sampled'
+  standAside<Reason extends SkipReason> (method: string, reason: Reason, random: number = Math.random()): 'not-sampled' | Reason {
+    return this.#isSampled(method, random) ? reason : 'not-sampled'
   }
 
   admit (method: string, now: number, random: number = Math.random()): Admission {

@@ -3,7 +3,7 @@ import type { ShadowConfig } from '../config/schema.js'
 import { encodeBatchParts, measurePair } from './pair-codec.js'
 import type { Pair } from './pair.js'
 import type { QueueState } from './pair-queue.js'
-import type { DropReason } from './shadow-metrics.js'
+import type { DropReason, QueueRefusal } from './shadow-metrics.js'
 
 /** The queue as the batcher needs it. */
 export interface BatchWriter {
@@ -41,6 +41,8 @@ export class PairBatcher {
   #timer: NodeJS.Timeout | undefined
   #writing = false
   #pendingBytes = 0
+  /** A pair did not fit in maxPendingBytes, and nothing has left memory since. */
+  #full = false
   #idle: Array<() => void> = []
 
   constructor (writer: BatchWriter, config: ShadowConfig, events: BatcherEvents, logger: Logger) {
@@ -54,12 +56,21 @@ export class PairBatcher {
     return this.#pendingBytes
   }
 
+  /** Why a pair added now would be dropped, if it would: the mirror then sends no shadow request. */
+  refusal (): QueueRefusal | undefined {
+    const state = this.#writer.state()
+    if (state !== 'accepting') return state
+
+    return this.#full ? 'redis-slow' : undefined
+  }
+
   add (pair: Pair): void {
     const state = this.#writer.state()
     if (state !== 'accepting') { this.#events.onDropped(pair.route, state); return }
 
     const bytes = measurePair(pair)
     if (this.#pendingBytes + bytes > this.#config.maxPendingBytes) {
+      this.#full = true
       this.#events.onDropped(pair.route, 'redis-slow')
       return
     }
@@ -123,6 +134,7 @@ export class PairBatcher {
   }
 
   #addPending (bytes: number): void {
+    if (bytes < 0) this.#full = false
     this.#pendingBytes += bytes
     this.#events.onPendingBytes(this.#pendingBytes)
   }

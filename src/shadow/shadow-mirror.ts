@@ -8,11 +8,17 @@ import { BodyCapture, readInto, tapStream } from './body-capture.js'
 import { MirrorPolicy, type RateChange } from './mirror-policy.js'
 import type { CapturedRequest, CapturedResponse, Pair } from './pair.js'
 import { createRedactor, type Redactor } from './redaction.js'
-import type { DropReason, ShadowMetrics } from './shadow-metrics.js'
+import type { DropReason, QueueRefusal, ShadowMetrics, SkipReason } from './shadow-metrics.js'
 
 /** Where finished pairs go (the batcher, in production). */
 export interface PairSink {
   add: (pair: Pair) => void
+  /**
+   * Why no pair would be taken now, if so. Nothing is then mirrored: a
+   * shadow request whose pair is bound to be dropped only loads the shadow
+   * backend and this process.
+   */
+  refusal?: () => QueueRefusal | undefined
 }
 
 interface ShadowRoute {
@@ -65,7 +71,10 @@ export class ShadowMirror implements Mirror {
     const route = this.#routes.get(routeName)
     if (route === undefined) return undefined
 
-    const admission = this.#options.pressure?.strained === true ? route.policy.sampled(request.method) : route.policy.admit(request.method, this.#now())
+    const standAside = this.#standAside()
+    const admission = standAside === undefined
+      ? route.policy.admit(request.method, this.#now())
+      : route.policy.standAside(request.method, standAside)
     if (admission === 'not-sampled') return undefined
     if (admission !== 'mirror') {
       this.#options.metrics.skipped.inc({ route: routeName, reason: admission })
@@ -73,6 +82,12 @@ export class ShadowMirror implements Mirror {
     }
 
     return this.#startSession(route, request, live, requestId)
+  }
+
+  #standAside (): SkipReason | undefined {
+    if (this.#options.pressure?.strained === true) return 'gateway-busy'
+
+    return this.#options.sink.refusal?.()
   }
 
   async close (): Promise<void> {

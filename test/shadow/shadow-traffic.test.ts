@@ -148,7 +148,7 @@ t.test('a shadow backend that sleeps 5 s leaves live latency where it was', asyn
   t.equal((await readQueuedPairs(redisUrl, namespace)).length, 0, 'their pairs wait for the shadow answers')
 })
 
-t.test('with Redis stopped every live request is still answered, and the drops are counted', async (t) => {
+t.test('with Redis stopped every live request is still answered, nothing more is mirrored, and every lost pair is counted', async (t) => {
   const { port, server } = await startPrivateRedis()
   t.teardown(() => { server.kill('SIGKILL') })
   const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
@@ -157,15 +157,18 @@ t.test('with Redis stopped every live request is still answered, and the drops a
   for (let index = 0; index < 20; index++) await send(gateway.gatewayUrl, `/products/${index}`)
   await new Promise((resolve) => setTimeout(resolve, 100))
   await stopProcess(server, 'SIGKILL')
+  const shadowBefore = urls.candidate.requests.length
   const statuses: number[] = []
   for (let index = 0; index < 200; index++) statuses.push((await send(gateway.gatewayUrl, `/products/${index}`)).status)
   await new Promise((resolve) => setTimeout(resolve, 200))
 
   t.ok(statuses.every((status) => status === 200), 'every live request answered 200')
   const dropped = await metricValue(gateway.adminUrl, /shadowramp_pairs_dropped_total\{route="products",reason="redis-unreachable"\} (\d+)/)
+  const skipped = await metricValue(gateway.adminUrl, /shadowramp_shadow_skipped_total\{route="products",reason="redis-unreachable"\} (\d+)/)
   const enqueued = await metricValue(gateway.adminUrl, /shadowramp_pairs_enqueued_total\{route="products"\} (\d+)/)
-  t.ok(dropped >= 190, `${dropped} pairs dropped as redis-unreachable`)
-  t.equal(enqueued + dropped, 220, 'every captured pair is either queued or counted as dropped')
+  t.ok(skipped >= 190, `${skipped} requests not mirrored, counted as skipped for redis-unreachable (and ${dropped} captured pairs dropped)`)
+  t.ok(urls.candidate.requests.length - shadowBefore <= 10, `${urls.candidate.requests.length - shadowBefore} shadow requests sent while the pairs had nowhere to go`)
+  t.equal(enqueued + dropped + skipped, 220, 'every sampled request was queued, or counted as dropped or skipped')
 })
 
 t.test('with Redis paused the pending pairs stay within their bound and flow once it resumes', async (t) => {
@@ -192,14 +195,20 @@ t.test('with Redis paused the pending pairs stay within their bound and flow onc
     slowest.ms = Math.max(slowest.ms, performance.now() - started)
   }
   const pending = await metricValue(gateway.adminUrl, /^shadowramp_shadow_pending_bytes (\d+)/m)
-  const slowDrops = await metricValue(gateway.adminUrl, /reason="redis-slow"\} (\d+)/)
+  const slowDrops = await metricValue(gateway.adminUrl, /pairs_dropped_total\{route="products",reason="redis-slow"\} (\d+)/)
+  const slowSkips = await metricValue(gateway.adminUrl, /shadow_skipped_total\{route="products",reason="redis-slow"\} (\d+)/)
   t.ok(pending <= 400_000, `${pending} bytes pending, under the bound of 400,000`)
-  t.ok(slowDrops > 0, `${slowDrops} pairs dropped while the bound was reached`)
+  t.ok(slowDrops > 0, `${slowDrops} pairs dropped when the bound was reached`)
+  t.ok(slowSkips > 0, `then ${slowSkips} requests not mirrored while it stayed full, counted as skipped`)
+  t.equal(urls.candidate.requests.length, 61 - slowSkips, 'a request skipped sends no shadow request')
   t.ok(slowest.ms < 1_000, `the slowest live answer took ${slowest.ms.toFixed(1)} ms while Redis was paused`)
 
   server.kill('SIGCONT')
-  const pairs = await waitForPairs(redisUrl, namespace, 61 - slowDrops, 10_000)
-  t.equal(pairs.length, 61 - slowDrops, 'every pair kept in memory reached the queue once Redis resumed')
+  const kept = 61 - slowDrops - slowSkips
+  const pairs = await waitForPairs(redisUrl, namespace, kept, 10_000)
+  t.equal(pairs.length, kept, 'every pair kept in memory reached the queue once Redis resumed')
+  await send(gateway.gatewayUrl, '/products/after')
+  t.equal((await waitForPairs(redisUrl, namespace, kept + 1, 10_000)).length, kept + 1, 'and mirroring resumed once they left memory')
 })
 
 t.test('a gzip pair arrives as received and decodes', async (t) => {
