@@ -70,7 +70,10 @@ export class PairBatcher {
 
     const bytes = measurePair(pair)
     if (this.#pendingBytes + bytes > this.#config.maxPendingBytes) {
-      this.#full = true
+      // Full only while something waits that will leave memory and clear
+      // it: a pair larger than the whole bound, with nothing pending, is
+      // dropped on its own and mirroring goes on.
+      this.#full = this.#pendingBytes > 0
       this.#events.onDropped(pair.route, 'redis-slow')
       return
     }

@@ -211,6 +211,24 @@ t.test('with Redis paused the pending pairs stay within their bound and flow onc
   t.equal((await waitForPairs(redisUrl, namespace, kept + 1, 10_000)).length, kept + 1, 'and mirroring resumed once they left memory')
 })
 
+t.test('a pair larger than the whole pending bound is dropped alone, and mirroring goes on', async (t) => {
+  const big = (version: number): string => JSON.stringify({ filler: 'x'.repeat(60_000), version })
+  const urls = await backends(t,
+    (request, response) => json(response, 200, request.url === '/products/big' ? big(1) : { v: 1 }),
+    (request, response) => json(response, 200, request.url === '/products/big' ? big(2) : { v: 2 }))
+  const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url },
+    { mirror: { noiseSampleRate: 0 } }, undefined, { shadow: { maxPendingBytes: 100_000 } })
+
+  await send(gateway.gatewayUrl, '/products/big')
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  t.equal(await metricValue(gateway.adminUrl, /pairs_dropped_total\{route="products",reason="redis-slow"\} (\d+)/), 1,
+    'the 120 KB pair does not fit a 100 KB bound')
+  for (let index = 0; index < 5; index++) await send(gateway.gatewayUrl, `/products/${index}`)
+
+  t.equal((await waitForPairs(redisUrl, namespace, 5)).length, 5, 'the pairs after it are mirrored and queued')
+  t.equal(urls.candidate.requests.length, 6, 'each with its shadow request')
+})
+
 t.test('a gzip pair arrives as received and decodes', async (t) => {
   const gzipped = (name: string): BackendHandler => (_request, response) => {
     const body = gzipSync(JSON.stringify({ from: name, items: Array.from({ length: 50 }, (_v, id) => ({ id })) }))
