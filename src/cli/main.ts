@@ -36,6 +36,8 @@ environment: REDIS_URL, SHADOWRAMP_CONFIG, SHADOWRAMP_<ROUTE>_BASELINE_URL, SHAD
 
 export async function main (argv: string[]): Promise<number> {
   const [command, ...rest] = argv
+  if (rest.includes('--help') || rest.includes('-h')) return await main(['--help'])
+
   switch (command) {
     // Loaded only when asked for: the rollout verbs start in a fraction of the time.
     case 'serve': return exitAfterShutdown(await (await import('./process-commands.js')).serveCommand(rest))
@@ -80,11 +82,21 @@ function exitAfterShutdown (code: number): number {
 
 /** Prints a failure for people: coded errors as their message, one problem per line. */
 export function reportFatal (error: unknown): void {
-  const message = error instanceof ShadowrampError ? error.message : (error as Error)?.stack ?? String(error)
+  const message = error instanceof ShadowrampError || isUsageMistake(error)
+    ? (error as Error).message
+    : (error as Error)?.stack ?? String(error)
   process.stderr.write(`shadowramp: ${message}\n`)
+  if (isUsageMistake(error)) process.stderr.write('see shadowramp --help\n')
+}
+
+/** An option the command does not take, or one without its value: node's parseArgs says which. */
+function isUsageMistake (error: unknown): boolean {
+  const code = (error as { code?: unknown })?.code
+  return typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')
 }
 
 main(process.argv.slice(2)).then((code) => { process.exitCode = code }, (error: unknown) => {
   reportFatal(error)
-  process.exitCode = error instanceof ShadowrampError && error.code === 'SR_ERR_CONFIG_INVALID' ? 2 : 1
+  const configInvalid = error instanceof ShadowrampError && error.code === 'SR_ERR_CONFIG_INVALID'
+  process.exitCode = configInvalid || isUsageMistake(error) ? 2 : 1
 })

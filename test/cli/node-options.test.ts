@@ -52,3 +52,20 @@ t.test('a CLI whose first line is not the expected one is named, not guessed', a
 
   t.throws(() => cliNodeOptions(file), /does not start with "#!\/usr\/bin\/env -S node"/)
 })
+
+t.test('a command asked for --help answers with the usage; an option it does not take is a usage mistake', async (t) => {
+  const cwd = tempDir(t, 'sr-cli-')
+
+  const help = spawnSync(process.execPath, [mainFile, 'serve', '--help'], { cwd, encoding: 'utf8' })
+  t.equal(help.status, 0, help.stderr)
+  t.match(help.stdout, /usage: shadowramp <command>/)
+
+  const wrong = spawnSync(process.execPath, [mainFile, 'serve', '--bogus'], { cwd, encoding: 'utf8' })
+  t.equal(wrong.status, 2)
+  t.match(wrong.stderr, /^shadowramp: Unknown option '--bogus'/, 'named in one line')
+  t.notMatch(wrong.stderr, /\n\s+at /, 'without a stack trace')
+
+  const missing = spawnSync(process.execPath, [mainFile, 'worker', '--config'], { cwd, encoding: 'utf8' })
+  t.equal(missing.status, 2)
+  t.match(missing.stderr, /argument missing/)
+})
