@@ -17,6 +17,9 @@ export interface BatcherEvents {
   onPendingBytes: (bytes: number) => void
 }
 
+/** After Redis refused a write, pairs are refused this long; then one more batch finds out. */
+const refusedForMs = 1_000
+
 interface Batch {
   id: string
   pairs: Pair[]
@@ -43,6 +46,8 @@ export class PairBatcher {
   #pendingBytes = 0
   /** A pair did not fit in maxPendingBytes, and nothing has left memory since. */
   #full = false
+  /** Until when (epoch ms) pairs are refused because Redis answered a write with an error; 0: it takes them. */
+  #refusedUntil = 0
   #idle: Array<() => void> = []
 
   constructor (writer: BatchWriter, config: ShadowConfig, events: BatcherEvents, logger: Logger) {
@@ -60,13 +65,14 @@ export class PairBatcher {
   refusal (): QueueRefusal | undefined {
     const state = this.#writer.state()
     if (state !== 'accepting') return state
+    if (Date.now() < this.#refusedUntil) return 'redis-refused'
 
     return this.#full ? 'redis-slow' : undefined
   }
 
   add (pair: Pair): void {
-    const state = this.#writer.state()
-    if (state !== 'accepting') { this.#events.onDropped(pair.route, state); return }
+    const refusal = this.refusal()
+    if (refusal !== undefined && refusal !== 'redis-slow') { this.#events.onDropped(pair.route, refusal); return }
 
     const bytes = measurePair(pair)
     if (this.#pendingBytes + bytes > this.#config.maxPendingBytes) {
@@ -117,9 +123,13 @@ export class PairBatcher {
     try {
       await this.#writer.write(batch.id, encodeBatchParts(batch.pairs), batch.pairs.length)
       this.#events.onEnqueued(routes)
+      if (this.#refusedUntil !== 0) {
+        this.#refusedUntil = 0
+        this.#logger.info('Redis takes pairs again: mirroring goes on')
+      }
     } catch (error) {
-      this.#logger.debug({ err: error, pairs: batch.pairs.length }, 'batch of pairs not written')
-      const reason = this.#writer.state() === 'accepting' ? 'redis-slow' : 'redis-unreachable'
+      const reason = this.#failureReason(error)
+      this.#logger.debug({ err: error, pairs: batch.pairs.length, reason }, 'batch of pairs not written')
       for (const route of routes) this.#events.onDropped(route, reason)
     } finally {
       this.#writing = false
@@ -128,6 +138,23 @@ export class PairBatcher {
     // A backlog after a stall is written one batch per turn of the event
     // loop, so live requests are served in between.
     setImmediate(() => { void this.#writeNext() })
+  }
+
+  /**
+   * Why a write failed: Redis gone, Redis too slow (the command timed
+   * out), or Redis answering with an error (out of memory, read-only
+   * replica), after which pairs are refused for a while rather than made
+   * to be dropped.
+   */
+  #failureReason (error: unknown): DropReason {
+    if (this.#writer.state() !== 'accepting') return 'redis-unreachable'
+    if ((error as Error)?.name !== 'ReplyError') return 'redis-slow'
+
+    if (this.#refusedUntil === 0) {
+      this.#logger.warn({ err: error }, 'Redis refused a batch of pairs: nothing is mirrored until it takes them again')
+    }
+    this.#refusedUntil = Date.now() + refusedForMs
+    return 'redis-refused'
   }
 
   #settle (): void {

@@ -2,14 +2,14 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client'
 import { latencyBuckets } from '../telemetry/metrics.js'
 
 /** Why the queue takes no pairs at the moment: a pair made now would only be dropped. */
-export type QueueRefusal = 'redis-unreachable' | 'redis-slow' | 'queue-full'
+export type QueueRefusal = 'redis-unreachable' | 'redis-slow' | 'redis-refused' | 'queue-full'
 
 /** Why a live request that could have been mirrored was not. */
 export type SkipReason = 'rate-limit' | 'busy' | 'backoff' | 'gateway-busy' | QueueRefusal
 
 /** Why a pair that was being captured never reached the queue. */
 export type DropReason =
-  | 'live-fell-back' | 'live-incomplete' | 'redis-unreachable' | 'redis-slow' | 'queue-full'
+  | 'live-fell-back' | 'live-incomplete' | QueueRefusal
 
 export interface ShadowMetrics {
   skipped: Counter<'route' | 'reason'>

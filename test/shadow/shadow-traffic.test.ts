@@ -229,6 +229,40 @@ t.test('a pair larger than the whole pending bound is dropped alone, and mirrori
   t.equal(urls.candidate.requests.length, 6, 'each with its shadow request')
 })
 
+t.test('while Redis refuses writes nothing is mirrored, and mirroring resumes once it takes them', async (t) => {
+  const { port, server } = await startPrivateRedis()
+  t.teardown(() => { server.kill('SIGKILL') })
+  const redisUrl = `redis://127.0.0.1:${port}`
+  const admin = new Redis(redisUrl)
+  t.teardown(() => admin.disconnect())
+  const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
+  const { gateway, namespace } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url },
+    { mirror: { noiseSampleRate: 0 } }, redisUrl)
+  await send(gateway.gatewayUrl, '/products/warm-up')
+  await waitForPairs(redisUrl, namespace, 1)
+
+  // Out of memory at once: every write is answered with an OOM error.
+  await admin.config('SET', 'maxmemory-policy', 'noeviction')
+  await admin.config('SET', 'maxmemory', '1')
+  const shadowBefore = urls.candidate.requests.length
+  for (let index = 0; index < 40; index++) {
+    t.equal((await send(gateway.gatewayUrl, `/products/${index}`)).status, 200)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  const refusedDrops = await metricValue(gateway.adminUrl, /pairs_dropped_total\{route="products",reason="redis-refused"\} (\d+)/)
+  const refusedSkips = await metricValue(gateway.adminUrl, /shadow_skipped_total\{route="products",reason="redis-refused"\} (\d+)/)
+  t.ok(refusedDrops >= 1, `${refusedDrops} pairs dropped as redis-refused, not as redis-slow`)
+  t.ok(refusedSkips >= 20, `${refusedSkips} requests then not mirrored while Redis refused writes`)
+  t.equal(urls.candidate.requests.length - shadowBefore, 40 - refusedSkips, 'a skipped request sends no shadow request')
+
+  await admin.config('SET', 'maxmemory', '0')
+  // Refused for a second at a time; then a batch finds Redis taking pairs again.
+  t.ok(await waitFor(async () => {
+    await send(gateway.gatewayUrl, '/products/again')
+    return (await readQueuedPairs(redisUrl, namespace)).some((pair) => pair.request.path === '/products/again')
+  }, 5_000) < 5_000, 'mirroring resumes by itself')
+})
+
 t.test('a gzip pair arrives as received and decodes', async (t) => {
   const gzipped = (name: string): BackendHandler => (_request, response) => {
     const body = gzipSync(JSON.stringify({ from: name, items: Array.from({ length: 50 }, (_v, id) => ({ id })) }))
