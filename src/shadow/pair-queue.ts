@@ -29,24 +29,28 @@ export class PairQueue {
   readonly #config: ShadowConfig
   readonly #logger: Logger
   readonly #onDepth: (depth: number) => void
+  readonly #commandTimeoutMs: number
   #redis: RedisClient | undefined
   #queue: Queue<PairBatchJob> | undefined
   #timer: NodeJS.Timeout | undefined
   #depth = 0
   #reachable = true
 
-  constructor (options: { keys: Keys, config: ShadowConfig, logger: Logger, onDepth?: (depth: number) => void }) {
+  /**
+   * `commandTimeoutMs`: a command Redis has not answered by then fails, so
+   * a paused Redis never holds a batch for ever (default 10 s).
+   */
+  constructor (options: { keys: Keys, config: ShadowConfig, logger: Logger, onDepth?: (depth: number) => void, commandTimeoutMs?: number }) {
     this.#keys = options.keys
     this.#config = options.config
     this.#logger = options.logger
     this.#onDepth = options.onDepth ?? (() => {})
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? 10_000
   }
 
   /** Connects, waiting up to `waitMs` for Redis so the first pairs are not dropped needlessly. */
   async start (redisUrl: string, waitMs = 1_000): Promise<void> {
-    // A paused Redis must not hold a batch for ever: after 10 s the
-    // command fails and its pairs are counted as dropped.
-    const redis = connectRedis(redisUrl, { connectionName: 'shadowramp-pairs', commandTimeout: 10_000 })
+    const redis = connectRedis(redisUrl, { connectionName: 'shadowramp-pairs', commandTimeout: this.#commandTimeoutMs })
     this.#redis = redis
     redis.on('error', () => this.#markReachable(false))
     redis.on('ready', () => {
@@ -83,7 +87,15 @@ export class PairQueue {
     // a MULTI into one buffer, and a batch is megabytes (pushParts spares
     // the RPUSH that copy too). Both reach Redis before the job that points
     // at the list is added.
-    await Promise.all([pushParts(redis, batchKey, parts), redis.pexpire(batchKey, this.#config.retentionMs)])
+    try {
+      await Promise.all([pushParts(redis, batchKey, parts), redis.pexpire(batchKey, this.#config.retentionMs)])
+    } catch (error) {
+      // Timed out, the push may still run once Redis wakes: the list would
+      // then wait for retentionMs with no job pointing at it. The delete
+      // queues behind it on the same connection and removes it.
+      redis.unlink(batchKey).catch(() => {})
+      throw error
+    }
     await queue.add('pairs', { batchKey, pairs, bytes }, {
       jobId: batchId,
       removeOnComplete: true,

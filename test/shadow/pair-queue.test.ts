@@ -1,0 +1,36 @@
+import t from 'tap'
+import { Redis } from 'ioredis'
+import { configSchema } from '../../src/config/schema.js'
+import { PairQueue } from '../../src/shadow/pair-queue.js'
+import { createKeys } from '../../src/store/keys.js'
+import { startPrivateRedis } from '../../src/store/redis-bootstrap.js'
+import { memoryLogger } from '../helpers/gateway.js'
+
+t.test('a batch whose push timed out leaves no list behind once Redis wakes', async (t) => {
+  const { port, server } = await startPrivateRedis()
+  t.teardown(() => { server.kill('SIGCONT'); server.kill('SIGKILL') })
+  const redisUrl = `redis://127.0.0.1:${port}`
+  const keys = createKeys('pair-queue-test')
+  const queue = new PairQueue({
+    keys, config: configSchema.shape.shadow.parse(undefined), logger: memoryLogger().logger, commandTimeoutMs: 300
+  })
+  await queue.start(redisUrl)
+  t.teardown(async () => await queue.close())
+  const inspect = new Redis(redisUrl)
+  t.teardown(() => inspect.disconnect())
+
+  server.kill('SIGSTOP')
+  const started = Date.now()
+  await t.rejects(queue.write('stalled', [Buffer.from('SRB2\u0000\u0000\u0000\u0000')], 0), /timed out/)
+  t.ok(Date.now() - started < 2_000, 'the write gave up at its command timeout')
+  server.kill('SIGCONT')
+
+  // The push runs as Redis wakes; the delete queued behind it removes the list.
+  let exists = 1
+  for (let attempt = 0; attempt < 50 && exists !== 0; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+    exists = await inspect.exists(keys.pairBatch('stalled'))
+  }
+  t.equal(exists, 0, 'no list of parts waits without a job for retentionMs')
+  t.equal(await inspect.llen(keys.pairBatch('stalled')), 0)
+})
