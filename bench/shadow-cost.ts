@@ -41,7 +41,7 @@ import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { parseArgs } from 'node:util'
 import { Client } from 'undici'
-import { configSchema } from '../src/config/schema.js'
+import { configSchema, routeSchema } from '../src/config/schema.js'
 import { loadOptions, readWhole, settingsOrExit } from './lib/bench-options.js'
 import { measureClosedLoop, type ClosedLoopResult } from './lib/closed-loop.js'
 import {
@@ -230,7 +230,7 @@ const slowShadowMs = 200
 const mostlyIdenticalShare = 0.05
 /** The configuration's defaults, which the benchmark does not change: read from the schema, never restated. */
 const { maxPendingBytes } = configSchema.shape.shadow.parse(undefined)
-const maxInFlight = 64
+const { maxInFlight } = routeSchema.shape.mirror.unwrap().parse({})
 /**
  * Shadow requests in flight allowed where throughput is measured. At
  * saturation the gateway's own event loop delays the shadow answers, the

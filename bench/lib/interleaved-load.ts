@@ -116,20 +116,16 @@ async function runInTurns<Name extends string> (
   if (options.cycles < 2) throw new Error(`interleaved load needs at least 2 cycles, found ${options.cycles}`)
 
   const names = Object.keys(options.targets) as Name[]
+  // The first half takes the extra cycle when their number is odd.
+  const firstHalfCycles = Math.ceil(options.cycles / 2)
   for (let cycle = 0; cycle < options.cycles; cycle++) {
-    const half = cycle < cyclesIn(options.cycles, 0) ? 0 : 1
+    const half = cycle < firstHalfCycles ? 0 : 1
     for (const name of names) {
       await measure(name, options.targets[name], half)
       await options.afterSlice?.(name)
       await sleep(options.gapMs)
     }
   }
-}
-
-/** Cycles in the first half (the larger one when odd) or in the second. */
-function cyclesIn (cycles: number, half: 0 | 1): number {
-  const first = Math.ceil(cycles / 2)
-  return half === 0 ? first : cycles - first
 }
 
 function mapTargets<Name extends string, T> (targets: Record<Name, string>, make: (name: Name) => T): Record<Name, T> {

@@ -63,16 +63,14 @@ export class PairBatcher {
 
   /** Why a pair added now would be dropped, if it would: the mirror then sends no shadow request. */
   refusal (): QueueRefusal | undefined {
-    const state = this.#writer.state()
-    if (state !== 'accepting') return state
-    if (Date.now() < this.#refusedUntil) return 'redis-refused'
-
-    return this.#full ? 'redis-slow' : undefined
+    return this.#redisRefusal() ?? (this.#full ? 'redis-slow' : undefined)
   }
 
   add (pair: Pair): void {
-    const refusal = this.refusal()
-    if (refusal !== undefined && refusal !== 'redis-slow') { this.#events.onDropped(pair.route, refusal); return }
+    // A pair already under way is dropped only if it does not fit: the
+    // memory bound is checked against its own size below.
+    const refusal = this.#redisRefusal()
+    if (refusal !== undefined) { this.#events.onDropped(pair.route, refusal); return }
 
     const bytes = measurePair(pair)
     if (this.#pendingBytes + bytes > this.#config.maxPendingBytes) {
@@ -138,6 +136,14 @@ export class PairBatcher {
     // A backlog after a stall is written one batch per turn of the event
     // loop, so live requests are served in between.
     setImmediate(() => { void this.#writeNext() })
+  }
+
+  /** Redis away, the queue full, or Redis refusing writes: no pair is taken. */
+  #redisRefusal (): Exclude<QueueRefusal, 'redis-slow'> | undefined {
+    const state = this.#writer.state()
+    if (state !== 'accepting') return state
+
+    return Date.now() < this.#refusedUntil ? 'redis-refused' : undefined
   }
 
   /**
