@@ -7,7 +7,7 @@
  * that slows down during the run slows both alike; the table shows medians
  * across rounds. See bench/README.md for how to read the figures.
  *
- *   node --import tsx bench/gateway-overhead.ts [--quick] [--rounds 3]
+ *   node --initial-old-space-size=256 --import tsx bench/gateway-overhead.ts [--quick] [--rounds 3]
  *     [--seconds 5] [--connections 16] [--rate 1000]
  */
 import { relative } from 'node:path'
@@ -116,7 +116,7 @@ interface Comparison {
   throughputRatioPerRound: number[]
 }
 
-const usage = 'usage: node --import tsx bench/gateway-overhead.ts [--quick] [--rounds 3..15] ' +
+const usage = 'usage: node --initial-old-space-size=256 --import tsx bench/gateway-overhead.ts [--quick] [--rounds 3..15] ' +
   '[--seconds 1..30] [--connections 1..256] [--rate 50..20000]'
 const feedPath = '/feed/videos?limit=20'
 const settleMs = 250

@@ -24,7 +24,7 @@
  * a slowdown of the machine from outside falls on both sides of a ratio.
  * See bench/README.md for how to read the figures.
  *
- *   node --import tsx bench/shadow-cost.ts [--quick] [--rounds 3]
+ *   node --initial-old-space-size=256 --import tsx bench/shadow-cost.ts [--quick] [--rounds 3]
  *     [--seconds 3] [--rate 1000] [--cycles 12] [--profile <gateway>]
  *
  * --seconds is the closed-loop phase; fixed-rate phases run a second
@@ -219,7 +219,7 @@ interface Target {
   halvesDisagree?: boolean
 }
 
-const usage = 'usage: node --import tsx bench/shadow-cost.ts [--quick] [--rounds 3..15] ' +
+const usage = 'usage: node --initial-old-space-size=256 --import tsx bench/shadow-cost.ts [--quick] [--rounds 3..15] ' +
   '[--seconds 1..30] [--rate 50..20000] [--cycles 2..60] [--profile off|mirrorOnly|queueAllDiffer|' +
   'queueMostlyIdentical|naive|slowShadow|refusedShadow]'
 const feedPath = '/feed/videos?limit=20'

@@ -5,7 +5,7 @@
  * open file descriptors are sampled. After a warm-up, memory must stay
  * within a stated bound and descriptors must not grow.
  *
- *   node --import tsx bench/soak.ts [--minutes 10] [--rate 300]
+ *   node --initial-old-space-size=256 --import tsx bench/soak.ts [--minutes 10] [--rate 300]
  *
  * Everything runs on 127.0.0.1, on servers and a Redis the soak starts.
  */

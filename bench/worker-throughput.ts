@@ -15,7 +15,7 @@
  * table shows medians across rounds; the verdict reads the median of the
  * per-round ratios of one worker to judgePair.
  *
- *   node --import tsx bench/worker-throughput.ts [--quick] [--rounds 3]
+ *   node --initial-old-space-size=256 --import tsx bench/worker-throughput.ts [--quick] [--rounds 3]
  *     [--loop-ms 1500] [--pairs 4096] [--steady-seconds 20] [--variants 256]
  *     [--one-worker-only] [--profile]
  */
@@ -71,7 +71,7 @@ interface Run {
   pairs: PreparedPair[]
 }
 
-const usage = 'usage: node --import tsx bench/worker-throughput.ts [--quick] [--rounds 3..15] ' +
+const usage = 'usage: node --initial-old-space-size=256 --import tsx bench/worker-throughput.ts [--quick] [--rounds 3..15] ' +
   '[--loop-ms 300..10000] [--pairs 640..16384] [--steady-seconds 5..60] [--variants 16..1024] ' +
   '[--one-worker-only] [--profile]'
 const route = 'feed'

@@ -14,3 +14,21 @@ export function cliNodeOptions (mainFile: string): string[] {
 
   return options.split(' ').filter((option) => option !== '')
 }
+
+/** The old generation a benchmark process starts with, in MB: `npm run bench:*` passes it. */
+export const generatorOldSpaceMb = 256
+
+/**
+ * A warning when this process, which sends the load and times the
+ * answers, was started without a first old-generation budget. Without
+ * one, V8 counts the megabytes of answer bodies it reads each second
+ * against a small budget and collects its whole heap every half second or
+ * so; each collection holds up the requests due meanwhile, and they count
+ * as slow answers of whichever gateway is being measured.
+ */
+export function generatorHeapWarning (execArgv: readonly string[]): string | undefined {
+  if (execArgv.some((option) => option.startsWith('--initial-old-space-size'))) return undefined
+
+  return `this process times the answers but was started without --initial-old-space-size=${generatorOldSpaceMb}: ` +
+    'its own full garbage collections will show as slow answers (npm run bench:… passes it)'
+}

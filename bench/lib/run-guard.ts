@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { stopAllChildren } from './child-processes.js'
 import { runCleanups } from './cleanup-tasks.js'
+import { generatorHeapWarning } from './node-flags.js'
 
 const stopGraceMs = 8_000
 let finishing = false
@@ -12,6 +13,8 @@ let finishing = false
  */
 export function runBench (main: () => Promise<void>, deadlineMs: number): void {
   const seconds = Math.round(deadlineMs / 1_000)
+  const heapWarning = generatorHeapWarning(process.execArgv)
+  if (heapWarning !== undefined) process.stderr.write(`bench: warning: ${heapWarning}\n`)
   // The deadline timer stays referenced: a run stuck on nothing at all
   // must end as a failure, not as a quiet exit. finish ends the process,
   // so the timer never needs clearing.
