@@ -25,7 +25,7 @@
  * See bench/README.md for how to read the figures.
  *
  *   node --initial-old-space-size=256 --import tsx bench/shadow-cost.ts [--quick] [--rounds 3]
- *     [--seconds 3] [--rate 1000] [--cycles 12] [--profile <gateway>]
+ *     [--seconds 3] [--rate 1000] [--cycles 30] [--profile <gateway>]
  *
  * --seconds is the closed-loop phase; fixed-rate phases run a second
  * longer (half a second with --quick, which also pauses Redis in the last
@@ -45,18 +45,19 @@ import { configSchema, routeSchema } from '../src/config/schema.js'
 import { loadOptions, readWhole, settingsOrExit } from './lib/bench-options.js'
 import { measureClosedLoop, type ClosedLoopResult } from './lib/closed-loop.js'
 import {
-  measureInterleavedClosedLoop, measureInterleavedOpenLoop, type PooledLatency, type PooledThroughput
+  measureInterleavedClosedLoop, measureInterleavedOpenLoop, rateOver, type PooledLatency, type PooledThroughput
 } from './lib/interleaved-load.js'
 import type { TimeShare } from './lib/cpu-profile.js'
 import { summarizeGatewayProfile, type GatewayProfileSummary } from './lib/gateway-cpu-profile.js'
 import { startGateway, type GatewayPairSink, type RunningGateway } from './lib/gateway-process.js'
-import { median, summarizeLatencies } from './lib/latency-stats.js'
+import { median, percentile, summarizeLatencies } from './lib/latency-stats.js'
 import { requireLoopback } from './lib/loopback.js'
 import { measureOpenLoop, type OpenLoopResult } from './lib/open-loop.js'
 import { measureCpu } from './lib/process-usage.js'
 import { QueuedPairs } from './lib/queued-pairs.js'
 import { startPrivateRedis, type PrivateRedis } from './lib/redis-server.js'
 import { writeResults } from './lib/results-file.js'
+import { cycleInterval, everyCycle, pooledPercentile, type Interval } from './lib/resample.js'
 import { runBench } from './lib/run-guard.js'
 import {
   readShadowMetrics, shadowChangeBetween, traceShadowGauges, type ShadowGaugeTrace, type ShadowMetricsChange
@@ -213,20 +214,22 @@ interface Target {
   limit: string
   /** How far from the limit, when it failed. */
   miss?: string
-  /** The same figure over parts of the measurement: halves of the cycles, or rounds. */
+  /** How far the figure could have moved by chance: its interval over cycles, or the per-round figures. */
   spread: string
-  /** One half of the cycles within the limit, the other not. */
-  halvesDisagree?: boolean
+  /** Its interval over cycles reaches past the limit: this run's noise is larger than the margin. */
+  unresolved?: boolean
 }
 
 const usage = 'usage: node --initial-old-space-size=256 --import tsx bench/shadow-cost.ts [--quick] [--rounds 3..15] ' +
-  '[--seconds 1..30] [--rate 50..20000] [--cycles 2..60] [--profile off|mirrorOnly|queueAllDiffer|' +
+  '[--seconds 1..30] [--rate 50..20000] [--cycles 2..120] [--profile off|mirrorOnly|queueAllDiffer|' +
   'queueMostlyIdentical|naive|slowShadow|refusedShadow]'
 const feedPath = '/feed/videos?limit=20'
 const settleMs = 250
 const sampleMs = 250
 const lowestRate = 50
 const slowShadowMs = 200
+/** A failing shadow backend or a paused Redis moves live p99 by at most 10%. */
+const faultLimit = 1.1
 const mostlyIdenticalShare = 0.05
 /** The configuration's defaults, which the benchmark does not change: read from the schema, never restated. */
 const { maxPendingBytes } = configSchema.shape.shadow.parse(undefined)
@@ -313,7 +316,7 @@ async function measureShadowCost (settings: Settings): Promise<void> {
     medians,
     targets,
     rounds,
-    interleaved,
+    interleaved: describeSlices(interleaved),
     profile
   })
 }
@@ -336,7 +339,7 @@ function readSettings (args: string[]): Settings {
     maxRate: readWhole('--rate', values.rate, 1_000, lowestRate, 20_000),
     pause: { leadSeconds: quick ? 0.5 : 1, seconds: 5, tailSeconds: quick ? 1 : 2, healthySeconds: quick ? 1.5 : 3 },
     pauseEveryRound: !quick,
-    interleave: { cycles: readWhole('--cycles', values.cycles, quick ? 4 : 12, 2, 60), sliceSeconds: 1 },
+    interleave: { cycles: readWhole('--cycles', values.cycles, quick ? 4 : 30, 2, 120), sliceSeconds: 1 },
     profile: readGatewayName(values.profile)
   }
 }
@@ -876,8 +879,9 @@ function usPerRequest (cpuMs: number | null | undefined, requests: number): numb
 /**
  * The targets. Throughput, added p99 and the shadow faults are judged on
  * the configurations measured in turns (measureInterleaved), pooled over
- * their slices; the figure of each half of the cycles stands beside, to
- * show how far the halves agree. The Redis pause is a phase of its own,
+ * their slices; beside each stands its 90% interval over cycles
+ * (resample.ts), how far it could have moved by chance. The Redis pause
+ * is a phase of its own,
  * judged on the median of the per-round ratios against the same gateway
  * with Redis running, measured just before and after the phase.
  */
@@ -900,8 +904,10 @@ function judgeThroughput (
   closed: Record<InterleavedClosed, PooledThroughput>, name: 'queueAllDiffer' | 'queueMostlyIdentical', floor: number
 ): Target {
   const { mirrorOnly } = closed
-  const ratio = closed[name].requestsPerSecond / mirrorOnly.requestsPerSecond
-  const halves = closed[name].halves.map((rate, half) => rate / (mirrorOnly.halves[half] ?? Number.NaN))
+  const ratioOver = (picked: readonly number[]): number =>
+    rateOver(closed[name].slices, picked) / rateOver(mirrorOnly.slices, picked)
+  const ratio = ratioOver(everyCycle(mirrorOnly.slices.length))
+  const interval = cycleInterval(mirrorOnly.slices.length, ratioOver)
   // An error answers fast: a gateway failing requests must not pass on its req/s.
   const errors = closed[name].failed + mirrorOnly.failed
   const pass = ratio >= floor && errors === 0
@@ -914,8 +920,8 @@ function judgeThroughput (
     measured: `×${formatNumber(ratio, 2)}, ${errors} failed`,
     limit: `≥ ×${formatNumber(floor, 2)}, 0 failed`,
     ...(pass ? {} : { miss: short.join(', ') }),
-    spread: `halves ${listRatios(halves)}`,
-    halvesDisagree: straddles(halves, (value) => value >= floor)
+    spread: `90%: ${formatRatioInterval(interval)}`,
+    unresolved: interval.low < floor && interval.high >= floor
   }
 }
 
@@ -924,8 +930,10 @@ function judgeAddedP99 (
   name: 'queueAllDiffer' | 'queueMostlyIdentical', rate: number
 ): Target {
   const limitMs = 3
+  const addedOver = (picked: readonly number[]): number =>
+    pooledPercentile(fixed[name].slices, picked, 0.99) - pooledPercentile(fixed.off.slices, picked, 0.99)
   const added = fixed[name].p99Ms - fixed.off.p99Ms
-  const halves = fixed[name].halves.map((half, index) => half.p99Ms - (fixed.off.halves[index]?.p99Ms ?? Number.NaN))
+  const interval = cycleInterval(fixed.off.slices.length, addedOver)
   const errors = medians[name].liveErrors + fixed[name].failed
   const pass = added <= limitMs && errors === 0
 
@@ -935,8 +943,8 @@ function judgeAddedP99 (
     measured: `${formatSigned(added)} ms, ${errors} live errors`,
     limit: `≤ +${limitMs} ms, 0 errors`,
     ...(pass ? {} : { miss: describeMiss(added - limitMs, ' ms', errors) }),
-    spread: `halves ${halves.map((value) => formatSigned(value)).join(', ')}`,
-    halvesDisagree: straddles(halves, (value) => value <= limitMs)
+    spread: `90%: ${formatSigned(interval.low)} to ${formatSigned(interval.high)} ms`,
+    unresolved: interval.low <= limitMs && interval.high > limitMs
   }
 }
 
@@ -946,17 +954,18 @@ function judgeShadowFault (
   name: 'slowShadow' | 'refusedShadow', rate: number
 ): Target {
   const healthy = fixed.queueAllDiffer
+  const ratioOver = (picked: readonly number[]): number =>
+    pooledPercentile(fixed[name].slices, picked, 0.99) / pooledPercentile(healthy.slices, picked, 0.99)
   const ratio = fixed[name].p99Ms / healthy.p99Ms
-  const halves = fixed[name].halves.map((half, index) => half.p99Ms / (healthy.halves[index]?.p99Ms ?? Number.NaN))
+  const interval = cycleInterval(healthy.slices.length, ratioOver)
   const errors = medians[name].liveErrors + medians[name].fallbacks + fixed[name].failed
 
-  const target = judgeFaultRatio(name, ratio, errors, rate, `halves ${listRatios(halves)}`)
-  return { ...target, halvesDisagree: straddles(halves, (value) => value <= 1.1) }
+  const target = judgeFaultRatio(name, ratio, errors, rate, `90%: ${formatRatioInterval(interval)}`)
+  return { ...target, unresolved: interval.low <= faultLimit && interval.high > faultLimit }
 }
 
-/** The halves fall on both sides of the limit: the machine moved by more than the margin. */
-function straddles (halves: number[], within: (value: number) => boolean): boolean {
-  return halves.some(within) && !halves.every(within)
+function formatRatioInterval (interval: Interval): string {
+  return `×${formatNumber(interval.low, 2)} to ×${formatNumber(interval.high, 2)}`
 }
 
 /**
@@ -975,7 +984,7 @@ function judgeRedisPause (rounds: Round[], medians: Record<PhaseName, PhaseMedia
 }
 
 function judgeFaultRatio (name: FaultName, ratio: number, errors: number, rate: number, spread: string): Target {
-  const limit = 1.1
+  const limit = faultLimit
   const pass = ratio <= limit && errors === 0
 
   return {
@@ -1066,14 +1075,16 @@ function describeInterleaved (interleaved: Interleaved, rig: Rig): string[] {
   const ms = (value: number): string => formatNumber(value, 2)
   const fixed = interleavedFixed.map((name) => {
     const pooled = interleaved.fixed[name]
-    return `  ${phaseLabels[name]}: p50 ${ms(pooled.p50Ms)}, p99 ${ms(pooled.p99Ms)} ` +
-      `(halves ${ms(pooled.halves[0].p99Ms)}, ${ms(pooled.halves[1].p99Ms)}), worst ${ms(pooled.maxMs)} ms; ` +
+    const slices = summarizeLatencies(pooled.slices.map((slice) => percentile(slice, 0.99)))
+    return `  ${phaseLabels[name]}: p50 ${ms(pooled.p50Ms)}, p99 ${ms(pooled.p99Ms)}, worst ${ms(pooled.maxMs)} ms ` +
+      `(p99 of one slice: median ${ms(slices.p50Ms)}, highest ${ms(slices.maxMs)}); ` +
       `${formatNumber(pooled.answered)} answered, ${pooled.failed} failed`
   })
   const closed = interleavedClosed.map((name) => {
     const pooled = interleaved.closed[name]
+    const rates = pooled.slices.map((slice) => slice.answered / slice.seconds)
     return `  ${phaseLabels[name]}: ${formatNumber(pooled.requestsPerSecond)} req/s ` +
-      `(halves ${formatNumber(pooled.halves[0])}, ${formatNumber(pooled.halves[1])}); ${pooled.failed} failed`
+      `(one slice: ${formatNumber(Math.min(...rates))} to ${formatNumber(Math.max(...rates))}); ${pooled.failed} failed`
   })
 
   return [
@@ -1087,11 +1098,11 @@ function describeInterleaved (interleaved: Interleaved, rig: Rig): string[] {
 function describeTargets (targets: Target[]): string[] {
   const header = ['', '', 'measured', 'target', 'miss', 'spread']
   const rows = targets.map((target) => [
-    `${target.pass ? 'PASS' : 'FAIL'}${target.halvesDisagree === true ? '*' : ''}`, target.name, target.measured,
+    `${target.pass ? 'PASS' : 'FAIL'}${target.unresolved === true ? '*' : ''}`, target.name, target.measured,
     target.limit, target.miss ?? '', target.spread
   ])
-  const unsure = targets.some((target) => target.halvesDisagree === true)
-    ? ['* one half of the cycles is within the limit and the other is not: the machine moved by more than the margin']
+  const unsure = targets.some((target) => target.unresolved === true)
+    ? ['* the 90% interval over cycles reaches past the limit: this run cannot tell the figure from the limit']
     : []
 
   return [
@@ -1240,6 +1251,20 @@ function addTotals (list: Array<Record<string, number>>): Record<string, number>
 
 function formatMb (bytes: number): string {
   return `${formatNumber(bytes / 2 ** 20, 1)} MiB`
+}
+
+/** The figures in turns for the results file: each slice's p99 or rate rather than every latency. */
+function describeSlices (interleaved: Interleaved): Record<string, unknown> {
+  const fixed = Object.entries(interleaved.fixed).map(([name, pooled]) => {
+    const { slices, ...figures } = pooled as PooledLatency
+    return [name, { ...figures, sliceP99Ms: slices.map((slice) => percentile(slice, 0.99)) }]
+  })
+  const closed = Object.entries(interleaved.closed).map(([name, pooled]) => {
+    const { slices, ...figures } = pooled as PooledThroughput
+    return [name, { ...figures, sliceRequestsPerSecond: slices.map((slice) => slice.answered / slice.seconds) }]
+  })
+
+  return { fixed: Object.fromEntries(fixed), closed: Object.fromEntries(closed) }
 }
 
 async function saveFigures (figures: Record<string, unknown>): Promise<void> {

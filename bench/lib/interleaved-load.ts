@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { measureClosedLoop } from './closed-loop.js'
 import { summarizeLatencies, type LatencySummary } from './latency-stats.js'
 import { measureOpenLoop } from './open-loop.js'
+import { everyCycle, poolSlices } from './resample.js'
 
 /**
  * Several targets measured in turns of one short slice each, over and over,
@@ -20,7 +21,7 @@ import { measureOpenLoop } from './open-loop.js'
 export interface InterleaveOptions<Name extends string> {
   /** Each target's URL (loopback only), in the order of every cycle. */
   targets: Record<Name, string>
-  /** At least 2: the halves are compared. */
+  /** At least 2: the figures are resampled over cycles (resample.ts). */
   cycles: number
   sliceSeconds: number
   gapMs: number
@@ -42,42 +43,50 @@ export interface PooledLatency extends LatencySummary {
   answered: number
   /** Errors, answers other than 2xx, and requests unanswered at the end of a slice. */
   failed: number
-  /** Pooled figures of the first and of the second half of the cycles: how far the halves agree. */
-  halves: [LatencySummary, LatencySummary]
+  /**
+   * Each slice's latencies (ms), sorted, in the order of the cycles: the
+   * figures can be pooled again over any choice of cycles (resample.ts).
+   */
+  slices: Float64Array[]
+}
+
+/** What one saturation slice served. */
+export interface ThroughputSlice {
+  answered: number
+  /** The time the slice was under load. */
+  seconds: number
 }
 
 export interface PooledThroughput {
   requestsPerSecond: number
   failed: number
-  halves: [number, number]
+  /** Each slice, in the order of the cycles. */
+  slices: ThroughputSlice[]
 }
 
 /** Fixed-rate slices in turns; each target's latencies are pooled over its slices. */
 export async function measureInterleavedOpenLoop<Name extends string> (
   options: InterleavedOpenLoopOptions<Name>
 ): Promise<Record<Name, PooledLatency>> {
-  const latencies = mapTargets(options.targets, (): [number[], number[]] => [[], []])
+  const slices = mapTargets(options.targets, (): Float64Array[] => [])
   const failed = mapTargets(options.targets, () => 0)
 
-  await runInTurns(options, async (name, url, half) => {
+  await runInTurns(options, async (name, url) => {
+    const latencies: number[] = []
     const result = await measureOpenLoop({
       url,
       ratePerSecond: options.ratePerSecond,
       durationSeconds: options.sliceSeconds,
       connections: options.connections,
-      onAnswer: (_dueAtMs, latencyMs) => { latencies[name][half].push(latencyMs) }
+      onAnswer: (_dueAtMs, latencyMs) => { latencies.push(latencyMs) }
     })
+    slices[name].push(Float64Array.from(latencies).sort())
     failed[name] += result.errors + result.non2xx + result.unfinished
   })
 
   return mapTargets(options.targets, (name) => {
-    const [first, second] = latencies[name]
-    return {
-      ...summarizeLatencies([...first, ...second]),
-      answered: first.length + second.length,
-      failed: failed[name],
-      halves: [summarizeLatencies(first), summarizeLatencies(second)]
-    }
+    const pooled = poolSlices(slices[name], everyCycle(slices[name].length))
+    return { ...summarizeLatencies(pooled), answered: pooled.length, failed: failed[name], slices: slices[name] }
   })
 }
 
@@ -85,43 +94,48 @@ export async function measureInterleavedOpenLoop<Name extends string> (
 export async function measureInterleavedClosedLoop<Name extends string> (
   options: InterleavedClosedLoopOptions<Name>
 ): Promise<Record<Name, PooledThroughput>> {
-  const answered = mapTargets(options.targets, (): [number, number] => [0, 0])
-  const seconds = mapTargets(options.targets, (): [number, number] => [0, 0])
+  const slices = mapTargets(options.targets, (): ThroughputSlice[] => [])
   const failed = mapTargets(options.targets, () => 0)
 
-  await runInTurns(options, async (name, url, half) => {
+  await runInTurns(options, async (name, url) => {
     const result = await measureClosedLoop({
       url, connections: options.connections, durationSeconds: options.sliceSeconds
     })
-    answered[name][half] += result.responses
-    seconds[name][half] += result.seconds
+    slices[name].push({ answered: result.responses, seconds: result.seconds })
     failed[name] += result.errors + result.timeouts + result.non2xx
   })
 
-  return mapTargets(options.targets, (name) => {
-    const [first, second] = answered[name]
-    const [firstSeconds, secondSeconds] = seconds[name]
-    return {
-      requestsPerSecond: (first + second) / (firstSeconds + secondSeconds),
-      failed: failed[name],
-      halves: [first / firstSeconds, second / secondSeconds]
-    }
-  })
+  return mapTargets(options.targets, (name) => ({
+    requestsPerSecond: rateOver(slices[name], everyCycle(slices[name].length)),
+    failed: failed[name],
+    slices: slices[name]
+  }))
+}
+
+/** Answers a second over the picked slices taken together (a slice picked twice counts twice). */
+export function rateOver (slices: readonly ThroughputSlice[], picked: readonly number[]): number {
+  let answered = 0
+  let seconds = 0
+  for (const index of picked) {
+    const slice = slices[index]
+    if (slice === undefined) throw new Error(`no slice ${index}: there are ${slices.length}`)
+    answered += slice.answered
+    seconds += slice.seconds
+  }
+
+  return answered / seconds
 }
 
 async function runInTurns<Name extends string> (
   options: InterleaveOptions<Name>,
-  measure: (name: Name, url: string, half: 0 | 1) => Promise<void>
+  measure: (name: Name, url: string) => Promise<void>
 ): Promise<void> {
   if (options.cycles < 2) throw new Error(`interleaved load needs at least 2 cycles, found ${options.cycles}`)
 
   const names = Object.keys(options.targets) as Name[]
-  // The first half takes the extra cycle when their number is odd.
-  const firstHalfCycles = Math.ceil(options.cycles / 2)
   for (let cycle = 0; cycle < options.cycles; cycle++) {
-    const half = cycle < firstHalfCycles ? 0 : 1
     for (const name of names) {
-      await measure(name, options.targets[name], half)
+      await measure(name, options.targets[name])
       await options.afterSlice?.(name)
       await sleep(options.gapMs)
     }

@@ -1,7 +1,8 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
-import { measureInterleavedClosedLoop, measureInterleavedOpenLoop } from '../../bench/lib/interleaved-load.js'
+import { measureInterleavedClosedLoop, measureInterleavedOpenLoop, rateOver } from '../../bench/lib/interleaved-load.js'
+import { percentile } from '../../bench/lib/latency-stats.js'
 
 /** A server on 127.0.0.1:0 answering every request after `delayMs`. */
 async function startServer (delayMs: number): Promise<{ url: string, server: Server }> {
@@ -15,7 +16,7 @@ async function startServer (delayMs: number): Promise<{ url: string, server: Ser
   return { url: `http://127.0.0.1:${port}/`, server }
 }
 
-t.test('fixed-rate turns pool each target apart, halves included, in the same order every cycle', async (t) => {
+t.test('fixed-rate turns pool each target apart, slices kept, in the same order every cycle', async (t) => {
   const fast = await startServer(0)
   const slow = await startServer(25)
   t.teardown(() => { fast.server.close(); slow.server.close() })
@@ -37,10 +38,14 @@ t.test('fixed-rate turns pool each target apart, halves included, in the same or
   t.equal(pooled.fast.failed, 0)
   t.ok(pooled.slow.p50Ms >= 25, `the slow target's delay shows in its own figures: p50 ${pooled.slow.p50Ms} ms`)
   t.ok(pooled.fast.p99Ms < 25, `and not in the fast one's: p99 ${pooled.fast.p99Ms} ms`)
-  for (const half of pooled.slow.halves) t.ok(half.p50Ms >= 25, 'each half is summarized from its own answers')
+  t.same(pooled.slow.slices.map((slice) => slice.length), [20, 20, 20, 20], 'one slice a cycle, each with its own answers')
+  for (const slice of pooled.slow.slices) {
+    t.ok(percentile(slice, 0.5) >= 25, `each slice holds the slow answers: p50 ${percentile(slice, 0.5)} ms`)
+    t.ok(slice.every((value, index) => index === 0 || (slice[index - 1] ?? 0) <= value), 'sorted, to be pooled again')
+  }
 })
 
-t.test('each half holds the answers of its own cycles, and failures are counted per target', async (t) => {
+t.test('each slice holds the answers of its own cycle, and failures are counted per target', async (t) => {
   // Slow for its first 40 requests (the first two cycles of 20), fast after.
   let served = 0
   const changing = createServer((request, response) => {
@@ -66,8 +71,10 @@ t.test('each half holds the answers of its own cycles, and failures are counted 
     connections: 8
   })
 
-  t.ok(pooled.changing.halves[0].p50Ms >= 25, `first half slow: p50 ${pooled.changing.halves[0].p50Ms} ms`)
-  t.ok(pooled.changing.halves[1].p99Ms < 25, `second half fast: p99 ${pooled.changing.halves[1].p99Ms} ms`)
+  const p50s = pooled.changing.slices.map((slice) => percentile(slice, 0.5))
+  t.ok(p50s[0]! >= 25 && p50s[1]! >= 25, `first two cycles slow: p50 ${p50s.join(', ')} ms`)
+  const p99s = pooled.changing.slices.map((slice) => percentile(slice, 0.99))
+  t.ok(p99s[2]! < 25 && p99s[3]! < 25, `last two fast: p99 ${p99s.join(', ')} ms`)
   t.equal(pooled.changing.failed, 0)
   t.equal(pooled.broken.failed, 80, 'every 503 counts as failed')
 })
@@ -86,10 +93,14 @@ t.test('saturation turns give each target its rate over the time it was loaded',
     `slow target near 4 / 20 ms: ${pooled.slow.requestsPerSecond} req/s`)
   t.ok(pooled.fast.requestsPerSecond > 2 * pooled.slow.requestsPerSecond, 'the fast target answers more')
   t.equal(pooled.fast.failed + pooled.slow.failed, 0)
-  t.equal(pooled.slow.halves.length, 2)
+  t.equal(pooled.slow.slices.length, 2, 'one slice a cycle')
+  for (const slice of pooled.slow.slices) t.ok(slice.answered > 0 && slice.seconds >= 0.4, `a slice: ${slice.answered} answers in ${slice.seconds} s`)
+  t.equal(rateOver(pooled.slow.slices, [0, 1]), pooled.slow.requestsPerSecond, 'the pooled rate is the slices\' answers over their time')
+  t.equal(rateOver(pooled.slow.slices, [1, 1]), pooled.slow.slices[1]!.answered / pooled.slow.slices[1]!.seconds, 'a slice picked twice counts twice')
+  t.throws(() => rateOver(pooled.slow.slices, [2]), /no slice 2: there are 2/)
 })
 
-t.test('fewer than two cycles have no halves to compare and are refused', async (t) => {
+t.test('fewer than two cycles give nothing to resample and are refused', async (t) => {
   await t.rejects(measureInterleavedOpenLoop({
     targets: { only: 'http://127.0.0.1:9/' }, cycles: 1, sliceSeconds: 0.1, gapMs: 0, ratePerSecond: 10, connections: 1
   }), /at least 2 cycles, found 1/)
