@@ -57,7 +57,7 @@ import { measureCpu } from './lib/process-usage.js'
 import { QueuedPairs } from './lib/queued-pairs.js'
 import { startPrivateRedis, type PrivateRedis } from './lib/redis-server.js'
 import { writeResults } from './lib/results-file.js'
-import { cycleInterval, everyCycle, pooledPercentile, type Interval } from './lib/resample.js'
+import { cycleInterval, everyCycle, PooledSlices, straddles, type Interval } from './lib/resample.js'
 import { runBench } from './lib/run-guard.js'
 import {
   readShadowMetrics, shadowChangeBetween, traceShadowGauges, type ShadowGaugeTrace, type ShadowMetricsChange
@@ -216,7 +216,9 @@ interface Target {
   miss?: string
   /** How far the figure could have moved by chance: its interval over cycles, or the per-round figures. */
   spread: string
-  /** Its interval over cycles reaches past the limit: this run's noise is larger than the margin. */
+  /** Its interval over cycles, for the results file. */
+  interval?: Interval
+  /** Its interval over cycles straddles the limit: this run's noise is larger than the margin. */
   unresolved?: boolean
 }
 
@@ -920,8 +922,9 @@ function judgeThroughput (
     measured: `×${formatNumber(ratio, 2)}, ${errors} failed`,
     limit: `≥ ×${formatNumber(floor, 2)}, 0 failed`,
     ...(pass ? {} : { miss: short.join(', ') }),
-    spread: `90%: ${formatRatioInterval(interval)}`,
-    unresolved: interval.low < floor && interval.high >= floor
+    spread: describeInterval(interval, (value) => `×${formatNumber(value, 2)}`),
+    interval,
+    unresolved: straddles(interval, (value) => value >= floor, pass, errors)
   }
 }
 
@@ -930,8 +933,8 @@ function judgeAddedP99 (
   name: 'queueAllDiffer' | 'queueMostlyIdentical', rate: number
 ): Target {
   const limitMs = 3
-  const addedOver = (picked: readonly number[]): number =>
-    pooledPercentile(fixed[name].slices, picked, 0.99) - pooledPercentile(fixed.off.slices, picked, 0.99)
+  const [queued, off] = [new PooledSlices(fixed[name].slices), new PooledSlices(fixed.off.slices)]
+  const addedOver = (picked: readonly number[]): number => queued.percentile(picked, 0.99) - off.percentile(picked, 0.99)
   const added = fixed[name].p99Ms - fixed.off.p99Ms
   const interval = cycleInterval(fixed.off.slices.length, addedOver)
   const errors = medians[name].liveErrors + fixed[name].failed
@@ -943,8 +946,9 @@ function judgeAddedP99 (
     measured: `${formatSigned(added)} ms, ${errors} live errors`,
     limit: `≤ +${limitMs} ms, 0 errors`,
     ...(pass ? {} : { miss: describeMiss(added - limitMs, ' ms', errors) }),
-    spread: `90%: ${formatSigned(interval.low)} to ${formatSigned(interval.high)} ms`,
-    unresolved: interval.low <= limitMs && interval.high > limitMs
+    spread: describeInterval(interval, (value) => `${formatSigned(value)} ms`),
+    interval,
+    unresolved: straddles(interval, (value) => value <= limitMs, pass, errors)
   }
 }
 
@@ -954,19 +958,22 @@ function judgeShadowFault (
   name: 'slowShadow' | 'refusedShadow', rate: number
 ): Target {
   const healthy = fixed.queueAllDiffer
-  const ratioOver = (picked: readonly number[]): number =>
-    pooledPercentile(fixed[name].slices, picked, 0.99) / pooledPercentile(healthy.slices, picked, 0.99)
+  const [faulty, reference] = [new PooledSlices(fixed[name].slices), new PooledSlices(healthy.slices)]
+  const ratioOver = (picked: readonly number[]): number => faulty.percentile(picked, 0.99) / reference.percentile(picked, 0.99)
   const ratio = fixed[name].p99Ms / healthy.p99Ms
   const interval = cycleInterval(healthy.slices.length, ratioOver)
   const errors = medians[name].liveErrors + medians[name].fallbacks + fixed[name].failed
 
-  const target = judgeFaultRatio(name, ratio, errors, rate, `90%: ${formatRatioInterval(interval)}`)
-  return { ...target, unresolved: interval.low <= faultLimit && interval.high > faultLimit }
+  const target = judgeFaultRatio(name, ratio, errors, rate, describeInterval(interval, (value) => `×${formatNumber(value, 2)}`))
+  return { ...target, interval, unresolved: straddles(interval, (value) => value <= faultLimit, target.pass, errors) }
 }
 
-function formatRatioInterval (interval: Interval): string {
-  return `×${formatNumber(interval.low, 2)} to ×${formatNumber(interval.high, 2)}`
+function describeInterval (interval: Interval, format: (value: number) => string): string {
+  if (Number.isNaN(interval.low)) return '90%: none, a slice had no answers'
+
+  return `90%: ${format(interval.low)} to ${format(interval.high)}`
 }
+
 
 /**
  * Redis paused: live requests due from the moment it stopped to the
@@ -1102,7 +1109,7 @@ function describeTargets (targets: Target[]): string[] {
     target.limit, target.miss ?? '', target.spread
   ])
   const unsure = targets.some((target) => target.unresolved === true)
-    ? ['* the 90% interval over cycles reaches past the limit: this run cannot tell the figure from the limit']
+    ? ['* the 90% interval over cycles straddles the limit: this run cannot tell the figure from the limit']
     : []
 
   return [

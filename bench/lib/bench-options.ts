@@ -18,7 +18,8 @@ export function settingsOrExit<T> (read: () => T, usage: string): T {
 export function readWhole (name: string, text: string | undefined, fallback: number, min: number, max: number): number {
   if (text === undefined) return fallback
 
-  const value = Number(text)
+  // Digits only: Number() would also take 0x10, 1e1 and " 5 ".
+  const value = /^\d+$/.test(text) ? Number(text) : Number.NaN
   if (!Number.isInteger(value) || value < min || value > max) {
     throw new Error(`${name} expects a whole number from ${min} to ${max}, found ${text}`)
   }

@@ -11,7 +11,7 @@ export interface ResampleOptions {
   draws?: number
   /** The share of the draws' figures the interval holds. Default 0.9. */
   level?: number
-  /** The same seed gives the same draws, so an interval can be computed again from its run's data. Default 1. */
+  /** The same seed gives the same draws, so the same run's data gives the same interval. Default 1. */
   seed?: number
 }
 
@@ -20,9 +20,11 @@ export interface ResampleOptions {
  * moves when other cycles like them had been measured. The cycles are
  * drawn again, with replacement and as many as there were; the figure is
  * computed on each draw; the middle `level` of those figures is the
- * interval. Every side of a comparison is computed on the same draw, so a
- * cycle the machine slowed down weighs on both sides, as it did when
- * measured.
+ * interval, as many draws left out above it as below. Every side of a
+ * comparison is computed on the same draw, so a cycle the machine slowed
+ * down weighs on both sides, as it did when measured. A draw whose figure
+ * is not a number (a side without answers) leaves no interval: both ends
+ * are NaN.
  */
 export function cycleInterval (
   cycles: number, figure: (picked: readonly number[]) => number, options: ResampleOptions = {}
@@ -38,15 +40,81 @@ export function cycleInterval (
     for (let index = 0; index < cycles; index++) picked[index] = Math.floor(random() * cycles)
     figures[draw] = figure(picked)
   }
-  figures.sort()
-  const tail = (1 - level) / 2
+  if (figures.some(Number.isNaN)) return { low: Number.NaN, high: Number.NaN }
 
-  return { low: percentile(figures, tail), high: percentile(figures, 1 - tail) }
+  figures.sort()
+  // The draws left out, half at each end; counted from those held, as (1 - level) / 2 is not exact in floating point.
+  const outside = Math.floor((draws - Math.round(level * draws)) / 2)
+  return { low: figures[outside] ?? Number.NaN, high: figures[draws - 1 - outside] ?? Number.NaN }
 }
 
-/** A percentile of the values of the picked slices taken together (a slice picked twice counts twice). */
-export function pooledPercentile (slices: readonly Float64Array[], picked: readonly number[], fraction: number): number {
-  return percentile(poolSlices(slices, picked), fraction)
+/**
+ * A verdict the run cannot tell from its limit: part of its interval lies
+ * on the other side. `within` says whether a value meets the limit. A
+ * verdict failed for errors is not in doubt, nor is one without interval.
+ */
+export function straddles (interval: Interval, within: (value: number) => boolean, pass: boolean, errors: number): boolean {
+  if (errors > 0 || Number.isNaN(interval.low) || Number.isNaN(interval.high)) return false
+
+  const ends = [interval.low, interval.high]
+  return pass ? !ends.every(within) : ends.some(within)
+}
+
+/**
+ * Slices of values (latencies), to be pooled over many choices of cycles.
+ * Every value is sorted once, with the slice it came from; a percentile
+ * over picked slices then walks in from the nearer end, weighing each
+ * value by how often its slice was picked, rather than pooling and
+ * sorting every draw anew.
+ */
+export class PooledSlices {
+  readonly #sizes: number[]
+  readonly #values: Float64Array
+  readonly #sliceOf: Uint32Array
+
+  constructor (slices: readonly Float64Array[]) {
+    this.#sizes = slices.map((slice) => slice.length)
+    const tagged = slices.flatMap((slice, index) => Array.from(slice, (value) => [value, index] as const))
+    tagged.sort((a, b) => a[0] - b[0])
+    this.#values = Float64Array.from(tagged, ([value]) => value)
+    this.#sliceOf = Uint32Array.from(tagged, ([, index]) => index)
+  }
+
+  /** A percentile, by nearest rank, of the values of the picked slices taken together (a slice picked twice counts twice). */
+  percentile (picked: readonly number[], fraction: number): number {
+    const weights = new Array<number>(this.#sizes.length).fill(0)
+    let total = 0
+    for (const index of picked) {
+      const size = this.#sizes[index]
+      if (size === undefined) throw new Error(`no slice ${index}: there are ${this.#sizes.length}`)
+      weights[index] = (weights[index] ?? 0) + 1
+      total += size
+    }
+    if (total === 0) return Number.NaN
+
+    const rank = Math.min(total, Math.max(1, Math.ceil(fraction * total)))
+    return rank > total / 2 ? this.#walkDown(weights, total - rank + 1) : this.#walkUp(weights, rank)
+  }
+
+  /** The value at `rank` counted from the smallest. */
+  #walkUp (weights: number[], rank: number): number {
+    let counted = 0
+    for (let at = 0; at < this.#values.length; at++) {
+      counted += weights[this.#sliceOf[at] ?? 0] ?? 0
+      if (counted >= rank) return this.#values[at] ?? Number.NaN
+    }
+    return Number.NaN
+  }
+
+  /** The value at `rank` counted from the largest. */
+  #walkDown (weights: number[], rank: number): number {
+    let counted = 0
+    for (let at = this.#values.length - 1; at >= 0; at--) {
+      counted += weights[this.#sliceOf[at] ?? 0] ?? 0
+      if (counted >= rank) return this.#values[at] ?? Number.NaN
+    }
+    return Number.NaN
+  }
 }
 
 /** The values of the picked slices taken together, sorted (a slice picked twice counts twice). */

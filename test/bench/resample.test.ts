@@ -1,6 +1,6 @@
 import t from 'tap'
 import { percentile } from '../../bench/lib/latency-stats.js'
-import { cycleInterval, everyCycle, pooledPercentile, poolSlices } from '../../bench/lib/resample.js'
+import { cycleInterval, everyCycle, PooledSlices, poolSlices, straddles } from '../../bench/lib/resample.js'
 
 const mean = (values: readonly number[], picked: readonly number[]): number =>
   picked.reduce((sum, index) => sum + (values[index] ?? Number.NaN), 0) / picked.length
@@ -57,12 +57,79 @@ t.test('one cycle, or a level that is not a share, is refused', async (t) => {
   t.throws(() => cycleInterval(5, () => 1, { level: 1 }), /between 0 and 1, found 1/)
 })
 
+t.test('the interval leaves as many draws out above as below', async (t) => {
+  // A figure that is the draw's own number: the draws' figures are 0 to 499.
+  let draw = 0
+  const counting = (): number => draw++
+
+  t.same(cycleInterval(5, counting), { low: 25, high: 474 }, '25 of 500 out at each end')
+  draw = 0
+  t.same(cycleInterval(5, counting, { level: 0.5, draws: 100 }), { low: 25, high: 74 }, '25 of 100 out at each end')
+})
+
+t.test('every cycle is drawn, and another seed draws otherwise', async (t) => {
+  const drawn = (seed: number): number[][] => {
+    const picks: number[][] = []
+    cycleInterval(6, (picked) => { picks.push([...picked]); return 0 }, { seed, draws: 50 })
+    return picks
+  }
+
+  t.same([...new Set(drawn(1).flat())].sort(), [0, 1, 2, 3, 4, 5], 'the last cycle as well as the first')
+  t.same(drawn(1), drawn(1))
+  t.notSame(drawn(1), drawn(2))
+})
+
+t.test('a draw without a figure leaves no interval', async (t) => {
+  const interval = cycleInterval(4, (picked) => picked.includes(3) ? Number.NaN : 1)
+
+  t.ok(Number.isNaN(interval.low) && Number.isNaN(interval.high), 'both ends NaN, never a NaN passed off as an end')
+})
+
 t.test('slices pool as the picked cycles say, a slice picked twice counting twice', async (t) => {
   const slices = [Float64Array.of(1, 2, 3), Float64Array.of(10, 20), Float64Array.of(5)]
+  const pooled = new PooledSlices(slices)
 
   t.same([...poolSlices(slices, [0, 1, 2])], [1, 2, 3, 5, 10, 20], 'sorted together')
   t.same([...poolSlices(slices, [1, 1])], [10, 10, 20, 20])
-  t.equal(pooledPercentile(slices, [0, 1, 2], 1), 20)
-  t.equal(pooledPercentile(slices, [0, 0, 2], 0.5), percentile(Float64Array.of(1, 1, 2, 2, 3, 3, 5), 0.5))
+  t.equal(pooled.percentile([0, 1, 2], 1), 20)
+  t.equal(pooled.percentile([0, 1, 2], 0), 1, 'the smallest at the lowest rank')
+  t.equal(pooled.percentile([0, 0, 2], 0.5), percentile(Float64Array.of(1, 1, 2, 2, 3, 3, 5), 0.5))
+  t.equal(pooled.percentile([2, 2, 2], 0.99), 5, 'one slice only')
+  t.ok(Number.isNaN(new PooledSlices([new Float64Array(0), new Float64Array(0)]).percentile([0, 1], 0.5)), 'no values, no percentile')
   t.throws(() => poolSlices(slices, [3]), /no slice 3: there are 3/)
+  t.throws(() => pooled.percentile([3], 0.5), /no slice 3: there are 3/)
+})
+
+t.test('the percentile over picked slices is the one of those slices pooled, whatever the pick', async (t) => {
+  let state = 7
+  const next = (): number => { state = (state * 1_103_515_245 + 12_345) % 2_147_483_648; return state / 2_147_483_648 }
+  const slices = Array.from({ length: 12 }, (_, index) =>
+    Float64Array.from({ length: 40 + index * 7 }, () => Math.round(next() * 1_000) / 10).sort())
+  const pooled = new PooledSlices(slices)
+
+  for (let trial = 0; trial < 200; trial++) {
+    const picked = Array.from({ length: 12 }, () => Math.floor(next() * 12))
+    for (const fraction of [0.01, 0.5, 0.9, 0.99, 1]) {
+      const expected = percentile(poolSlices(slices, picked), fraction)
+      if (pooled.percentile(picked, fraction) !== expected) {
+        t.fail(`picked ${picked.join(',')} at ${fraction}: ${pooled.percentile(picked, fraction)} against ${expected}`)
+        return
+      }
+    }
+  }
+  t.pass('200 picks, five percentiles each, all equal to pooling and sorting')
+})
+
+t.test('a verdict is in doubt when its interval straddles the limit, and not for errors', async (t) => {
+  const atMost = (value: number): boolean => value <= 1.1
+
+  t.equal(straddles({ low: 0.8, high: 1.05 }, atMost, true, 0), false, 'passed, the whole interval within')
+  t.equal(straddles({ low: 0.8, high: 1.1 }, atMost, true, 0), false, 'an end exactly at the limit is within')
+  t.equal(straddles({ low: 0.9, high: 1.3 }, atMost, true, 0), true, 'passed, but the interval goes past')
+  t.equal(straddles({ low: 1.2, high: 1.5 }, atMost, false, 0), false, 'failed, the whole interval past')
+  t.equal(straddles({ low: 1.0, high: 1.5 }, atMost, false, 0), true, 'failed, but part of the interval within')
+  t.equal(straddles({ low: 1.0, high: 1.5 }, atMost, false, 3), false, 'failed for errors: not noise')
+  t.equal(straddles({ low: Number.NaN, high: Number.NaN }, atMost, false, 0), false, 'no interval, nothing to say')
+  const atLeast = (value: number): boolean => value >= 0.8
+  t.equal(straddles({ low: 0.79, high: 0.83 }, atLeast, true, 0), true, 'a floor works the same way round')
 })
