@@ -883,9 +883,9 @@ function usPerRequest (cpuMs: number | null | undefined, requests: number): numb
  * the configurations measured in turns (measureInterleaved), pooled over
  * their slices; beside each stands its 90% interval over cycles
  * (resample.ts), how far it could have moved by chance. The Redis pause
- * is a phase of its own,
- * judged on the median of the per-round ratios against the same gateway
- * with Redis running, measured just before and after the phase.
+ * is a phase of its own, judged on the median of the per-round ratios
+ * against the same gateway with Redis running, measured just before and
+ * after the phase.
  */
 function judgeTargets (
   rounds: Round[], interleaved: Interleaved, medians: Record<PhaseName, PhaseMedians>, rate: number
@@ -973,7 +973,6 @@ function describeInterval (interval: Interval, format: (value: number) => string
 
   return `90%: ${format(interval.low)} to ${format(interval.high)}`
 }
-
 
 /**
  * Redis paused: live requests due from the moment it stopped to the
@@ -1082,14 +1081,14 @@ function describeInterleaved (interleaved: Interleaved, rig: Rig): string[] {
   const ms = (value: number): string => formatNumber(value, 2)
   const fixed = interleavedFixed.map((name) => {
     const pooled = interleaved.fixed[name]
-    const slices = summarizeLatencies(pooled.slices.map((slice) => percentile(slice, 0.99)))
+    const slices = summarizeLatencies(sliceP99s(pooled))
     return `  ${phaseLabels[name]}: p50 ${ms(pooled.p50Ms)}, p99 ${ms(pooled.p99Ms)}, worst ${ms(pooled.maxMs)} ms ` +
       `(p99 of one slice: median ${ms(slices.p50Ms)}, highest ${ms(slices.maxMs)}); ` +
       `${formatNumber(pooled.answered)} answered, ${pooled.failed} failed`
   })
   const closed = interleavedClosed.map((name) => {
     const pooled = interleaved.closed[name]
-    const rates = pooled.slices.map((slice) => slice.answered / slice.seconds)
+    const rates = sliceRates(pooled)
     return `  ${phaseLabels[name]}: ${formatNumber(pooled.requestsPerSecond)} req/s ` +
       `(one slice: ${formatNumber(Math.min(...rates))} to ${formatNumber(Math.max(...rates))}); ${pooled.failed} failed`
   })
@@ -1264,14 +1263,22 @@ function formatMb (bytes: number): string {
 function describeSlices (interleaved: Interleaved): Record<string, unknown> {
   const fixed = Object.entries(interleaved.fixed).map(([name, pooled]) => {
     const { slices, ...figures } = pooled as PooledLatency
-    return [name, { ...figures, sliceP99Ms: slices.map((slice) => percentile(slice, 0.99)) }]
+    return [name, { ...figures, sliceP99Ms: sliceP99s(pooled as PooledLatency) }]
   })
   const closed = Object.entries(interleaved.closed).map(([name, pooled]) => {
     const { slices, ...figures } = pooled as PooledThroughput
-    return [name, { ...figures, sliceRequestsPerSecond: slices.map((slice) => slice.answered / slice.seconds) }]
+    return [name, { ...figures, sliceRequestsPerSecond: sliceRates(pooled as PooledThroughput) }]
   })
 
   return { fixed: Object.fromEntries(fixed), closed: Object.fromEntries(closed) }
+}
+
+function sliceP99s (pooled: PooledLatency): number[] {
+  return pooled.slices.map((slice) => percentile(slice, 0.99))
+}
+
+function sliceRates (pooled: PooledThroughput): number[] {
+  return pooled.slices.map((slice) => slice.answered / slice.seconds)
 }
 
 async function saveFigures (figures: Record<string, unknown>): Promise<void> {

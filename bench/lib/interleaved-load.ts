@@ -68,10 +68,7 @@ export interface PooledThroughput {
 export async function measureInterleavedOpenLoop<Name extends string> (
   options: InterleavedOpenLoopOptions<Name>
 ): Promise<Record<Name, PooledLatency>> {
-  const slices = mapTargets(options.targets, (): Float64Array[] => [])
-  const failed = mapTargets(options.targets, () => 0)
-
-  await runInTurns(options, async (name, url) => {
+  const { slices, failed } = await collectInTurns(options, async (url) => {
     const latencies: number[] = []
     const result = await measureOpenLoop({
       url,
@@ -80,8 +77,7 @@ export async function measureInterleavedOpenLoop<Name extends string> (
       connections: options.connections,
       onAnswer: (_dueAtMs, latencyMs) => { latencies.push(latencyMs) }
     })
-    slices[name].push(Float64Array.from(latencies).sort())
-    failed[name] += result.errors + result.non2xx + result.unfinished
+    return { slice: Float64Array.from(latencies).sort(), failed: result.errors + result.non2xx + result.unfinished }
   })
 
   return mapTargets(options.targets, (name) => {
@@ -94,15 +90,11 @@ export async function measureInterleavedOpenLoop<Name extends string> (
 export async function measureInterleavedClosedLoop<Name extends string> (
   options: InterleavedClosedLoopOptions<Name>
 ): Promise<Record<Name, PooledThroughput>> {
-  const slices = mapTargets(options.targets, (): ThroughputSlice[] => [])
-  const failed = mapTargets(options.targets, () => 0)
-
-  await runInTurns(options, async (name, url) => {
+  const { slices, failed } = await collectInTurns(options, async (url) => {
     const result = await measureClosedLoop({
       url, connections: options.connections, durationSeconds: options.sliceSeconds
     })
-    slices[name].push({ answered: result.responses, seconds: result.seconds })
-    failed[name] += result.errors + result.timeouts + result.non2xx
+    return { slice: { answered: result.responses, seconds: result.seconds }, failed: result.errors + result.timeouts + result.non2xx }
   })
 
   return mapTargets(options.targets, (name) => ({
@@ -126,20 +118,27 @@ export function rateOver (slices: readonly ThroughputSlice[], picked: readonly n
   return answered / seconds
 }
 
-async function runInTurns<Name extends string> (
+/** Runs the turns: each target's slices in the order of the cycles, and its failures added up. */
+async function collectInTurns<Name extends string, Slice> (
   options: InterleaveOptions<Name>,
-  measure: (name: Name, url: string) => Promise<void>
-): Promise<void> {
+  measure: (url: string) => Promise<{ slice: Slice, failed: number }>
+): Promise<{ slices: Record<Name, Slice[]>, failed: Record<Name, number> }> {
   if (options.cycles < 2) throw new Error(`interleaved load needs at least 2 cycles, found ${options.cycles}`)
 
+  const slices = mapTargets(options.targets, (): Slice[] => [])
+  const failed = mapTargets(options.targets, () => 0)
   const names = Object.keys(options.targets) as Name[]
   for (let cycle = 0; cycle < options.cycles; cycle++) {
     for (const name of names) {
-      await measure(name, options.targets[name])
+      const measured = await measure(options.targets[name])
+      slices[name].push(measured.slice)
+      failed[name] += measured.failed
       await options.afterSlice?.(name)
       await sleep(options.gapMs)
     }
   }
+
+  return { slices, failed }
 }
 
 function mapTargets<Name extends string, T> (targets: Record<Name, string>, make: (name: Name) => T): Record<Name, T> {
