@@ -214,8 +214,12 @@ export const configSchema = z.strictObject({
     batchPairs: z.number({ error: 'a number of pairs' }).int().min(1, 'at least 1 pair').default(64),
     /** A batch is written at least this often while pairs are waiting. */
     batchMs: positiveMs.default(20),
-    /** Pairs waiting in this process for Redis; more are dropped and counted. */
-    maxPendingBytes: byteCount.default(16 * 1024 * 1024),
+    /**
+     * Pairs waiting in this process for Redis; more are dropped and counted.
+     * Their bodies wait in one buffer of this size, reserved at start (its
+     * pages are only touched as they are used). At most 1 GiB.
+     */
+    maxPendingBytes: byteCount.max(2 ** 30, 'a number of bytes up to 1 GiB (1073741824)').default(16 * 1024 * 1024),
     /** Batches waiting in the queue for a worker; beyond it new pairs are dropped and counted. */
     maxQueueDepth: z.number({ error: 'a number of batches' }).int().min(1, 'at least 1 batch').default(2_000),
     /** How long a batch's bodies are kept in Redis when no worker takes them. */

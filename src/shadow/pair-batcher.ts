@@ -1,7 +1,8 @@
 import type { Logger } from '../telemetry/logger.js'
 import type { ShadowConfig } from '../config/schema.js'
+import { PairArena } from './pair-arena.js'
 import { encodeBatchParts, measurePair } from './pair-codec.js'
-import type { Pair } from './pair.js'
+import type { CapturedResponse, Pair } from './pair.js'
 import type { QueueState } from './pair-queue.js'
 import type { DropReason, QueueRefusal } from './shadow-metrics.js'
 
@@ -24,13 +25,16 @@ interface Batch {
   id: string
   pairs: Pair[]
   bytes: number
+  /** What its pairs' bodies hold of the arena. */
+  arenaBytes: number
 }
 
 /**
  * Gathers pairs into batches and writes one batch at a time. The live path
  * only appends a pair: no encoding, no await, no Redis round trip, no
- * throw. A batch is encoded as it is written, its bodies passed along
- * without being copied. While Redis is slow the batches wait in memory up
+ * throw. Its bodies are copied into the arena (see pair-arena.ts), and a
+ * batch is encoded as it is written, the arena's views passed along
+ * without another copy. While Redis is slow the batches wait in memory up
  * to a bound; past it, and while Redis is away or the queue is full, pairs
  * are dropped and counted by reason.
  */
@@ -39,6 +43,7 @@ export class PairBatcher {
   readonly #config: ShadowConfig
   readonly #events: BatcherEvents
   readonly #logger: Logger
+  readonly #arena: PairArena
   readonly #sealed: Batch[] = []
   #open: Batch | undefined
   #timer: NodeJS.Timeout | undefined
@@ -55,6 +60,7 @@ export class PairBatcher {
     this.#config = config
     this.#events = events
     this.#logger = logger
+    this.#arena = new PairArena(config.maxPendingBytes)
   }
 
   get pendingBytes (): number {
@@ -73,7 +79,8 @@ export class PairBatcher {
     if (refusal !== undefined) { this.#events.onDropped(pair.route, refusal); return }
 
     const bytes = measurePair(pair)
-    if (this.#pendingBytes + bytes > this.#config.maxPendingBytes) {
+    const held = this.#pendingBytes + bytes > this.#config.maxPendingBytes ? undefined : this.#hold(pair)
+    if (held === undefined) {
       // Full only while something waits that will leave memory and clear
       // it: a pair larger than the whole bound, with nothing pending, is
       // dropped on its own and mirroring goes on.
@@ -82,9 +89,10 @@ export class PairBatcher {
       return
     }
 
-    const batch = this.#open ??= { id: pair.id, pairs: [], bytes: 0 }
-    batch.pairs.push(pair)
+    const batch = this.#open ??= { id: pair.id, pairs: [], bytes: 0, arenaBytes: 0 }
+    batch.pairs.push(held.pair)
     batch.bytes += bytes
+    batch.arenaBytes += held.arenaBytes
     this.#addPending(bytes)
     if (batch.pairs.length >= this.#config.batchPairs) this.#seal()
     else this.#timer ??= setTimeout(() => this.#seal(), this.#config.batchMs)
@@ -131,11 +139,38 @@ export class PairBatcher {
       for (const route of routes) this.#events.onDropped(route, reason)
     } finally {
       this.#writing = false
+      // Written, its bytes have all left this process. A write that timed
+      // out may still hold views in the socket's queue, and later pairs
+      // may change them before they go: the list they go to is deleted
+      // behind them (see PairQueue.write), and no job points at it.
+      this.#arena.release(batch.arenaBytes)
       this.#addPending(-batch.bytes)
     }
     // A backlog after a stall is written one batch per turn of the event
     // loop, so live requests are served in between.
     setImmediate(() => { void this.#writeNext() })
+  }
+
+  /** The pair with its bodies copied into the arena; undefined when they do not fit. */
+  #hold (pair: Pair): { pair: Pair, arenaBytes: number } | undefined {
+    const { request, baseline, candidate, baselineRepeat } = pair
+    const bodies = [request.body, baseline.body, candidate.body, baselineRepeat?.body]
+    const present = bodies.filter((body): body is Buffer => body !== undefined)
+    if (present.length === 0) return { pair, arenaBytes: 0 }
+
+    const span = this.#arena.take(present)
+    if (span === undefined) return undefined
+
+    let taken = 0
+    const [requestBody, baselineBody, candidateBody, repeatBody] = bodies.map((body) => body === undefined ? undefined : span.bodies[taken++])
+    const held: Pair = {
+      ...pair,
+      request: withBody(request, requestBody),
+      baseline: withBody(baseline, baselineBody),
+      candidate: withBody(candidate, candidateBody),
+      ...(baselineRepeat === undefined ? {} : { baselineRepeat: withBody(baselineRepeat, repeatBody) })
+    }
+    return { pair: held, arenaBytes: span.charged }
   }
 
   /** Redis away, the queue full, or Redis refusing writes: no pair is taken. */
@@ -174,4 +209,8 @@ export class PairBatcher {
     this.#pendingBytes += bytes
     this.#events.onPendingBytes(this.#pendingBytes)
   }
+}
+
+function withBody<T extends Pair['request'] | CapturedResponse> (part: T, body: Buffer | undefined): T {
+  return body === undefined ? part : { ...part, body }
 }

@@ -68,6 +68,13 @@ t.test('a percentage finer than 0.01 is refused', async (t) => {
   t.equal(problem?.expected, 'a percentage in steps of 0.01')
 })
 
+t.test('pairs may wait in memory up to 1 GiB, not more', async (t) => {
+  const shadow = (bytes: number): string => `${valid}shadow: { maxPendingBytes: ${bytes} }\n`
+  t.equal(parseConfig(shadow(2 ** 30), 'routes.yaml', {}).shadow.maxPendingBytes, 2 ** 30)
+  const [problem] = problemsOf(shadow(2 ** 30 + 1))
+  t.match(problem, { path: 'shadow.maxPendingBytes', expected: 'a number of bytes up to 1 GiB (1073741824)', found: '1073741825' })
+})
+
 t.test('missing sections name what is missing', async (t) => {
   const problems = problemsOf('listen: { port: 1 }\n')
   t.equal(problems.length, 1)
