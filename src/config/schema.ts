@@ -216,8 +216,9 @@ export const configSchema = z.strictObject({
     batchMs: positiveMs.default(20),
     /**
      * Pairs waiting in this process for Redis; more are dropped and counted.
-     * Their bodies wait in one buffer of this size, reserved at start (its
-     * pages are only touched as they are used). At most 1 GiB.
+     * Their bodies wait in one buffer of this size, reserved at start and
+     * resident once mirroring has gone round it: this is memory the gateway
+     * keeps. At most 1 GiB, an arbitrary ceiling.
      */
     maxPendingBytes: byteCount.max(2 ** 30, 'a number of bytes up to 1 GiB (1073741824)').default(16 * 1024 * 1024),
     /** Batches waiting in the queue for a worker; beyond it new pairs are dropped and counted. */

@@ -25,8 +25,8 @@ interface Batch {
   id: string
   pairs: Pair[]
   bytes: number
-  /** What its pairs' bodies hold of the arena. */
-  arenaBytes: number
+  /** What its pairs' bodies were charged in the arena. */
+  charged: number
 }
 
 /**
@@ -49,7 +49,7 @@ export class PairBatcher {
   #timer: NodeJS.Timeout | undefined
   #writing = false
   #pendingBytes = 0
-  /** A pair did not fit in maxPendingBytes, and nothing has left memory since. */
+  /** A pair did not fit (in maxPendingBytes or in the arena), and nothing has left memory since. */
   #full = false
   /** Until when (epoch ms) pairs are refused because Redis answered a write with an error; 0: it takes them. */
   #refusedUntil = 0
@@ -79,20 +79,16 @@ export class PairBatcher {
     if (refusal !== undefined) { this.#events.onDropped(pair.route, refusal); return }
 
     const bytes = measurePair(pair)
-    const held = this.#pendingBytes + bytes > this.#config.maxPendingBytes ? undefined : this.#hold(pair)
-    if (held === undefined) {
-      // Full only while something waits that will leave memory and clear
-      // it: a pair larger than the whole bound, with nothing pending, is
-      // dropped on its own and mirroring goes on.
-      this.#full = this.#pendingBytes > 0
-      this.#events.onDropped(pair.route, 'redis-slow')
-      return
-    }
+    if (this.#pendingBytes + bytes > this.#config.maxPendingBytes) { this.#refuseForMemory(pair); return }
+    // The arena can also be short of one contiguous place while the bound
+    // is not reached; the next batch written makes room.
+    const held = this.#hold(pair)
+    if (held === undefined) { this.#refuseForMemory(pair); return }
 
-    const batch = this.#open ??= { id: pair.id, pairs: [], bytes: 0, arenaBytes: 0 }
+    const batch = this.#open ??= { id: pair.id, pairs: [], bytes: 0, charged: 0 }
     batch.pairs.push(held.pair)
     batch.bytes += bytes
-    batch.arenaBytes += held.arenaBytes
+    batch.charged += held.charged
     this.#addPending(bytes)
     if (batch.pairs.length >= this.#config.batchPairs) this.#seal()
     else this.#timer ??= setTimeout(() => this.#seal(), this.#config.batchMs)
@@ -139,11 +135,13 @@ export class PairBatcher {
       for (const route of routes) this.#events.onDropped(route, reason)
     } finally {
       this.#writing = false
-      // Written, its bytes have all left this process. A write that timed
-      // out may still hold views in the socket's queue, and later pairs
-      // may change them before they go: the list they go to is deleted
-      // behind them (see PairQueue.write), and no job points at it.
-      this.#arena.release(batch.arenaBytes)
+      // Written or refused by Redis, the batch has all been read. Lost
+      // with its connection, it was never sent. Timed out, or cut off by
+      // shutdown, views of it may still wait in the socket, and later pairs
+      // may change them before they go: no job points at that list, which
+      // the delete queued behind it removes (see PairQueue.write), or which
+      // expires after retentionMs when the delete could not be sent.
+      this.#arena.release(batch.charged)
       this.#addPending(-batch.bytes)
     }
     // A backlog after a stall is written one batch per turn of the event
@@ -151,18 +149,26 @@ export class PairBatcher {
     setImmediate(() => { void this.#writeNext() })
   }
 
+  /**
+   * Full only while something waits that will leave memory and clear it:
+   * a pair larger than the whole bound, with nothing pending, is dropped
+   * on its own and mirroring goes on.
+   */
+  #refuseForMemory (pair: Pair): void {
+    this.#full = this.#pendingBytes > 0
+    this.#events.onDropped(pair.route, 'redis-slow')
+  }
+
   /** The pair with its bodies copied into the arena; undefined when they do not fit. */
-  #hold (pair: Pair): { pair: Pair, arenaBytes: number } | undefined {
+  #hold (pair: Pair): { pair: Pair, charged: number } | undefined {
     const { request, baseline, candidate, baselineRepeat } = pair
     const bodies = [request.body, baseline.body, candidate.body, baselineRepeat?.body]
-    const present = bodies.filter((body): body is Buffer => body !== undefined)
-    if (present.length === 0) return { pair, arenaBytes: 0 }
+    if (bodies.every((body) => body === undefined)) return { pair, charged: 0 }
 
-    const span = this.#arena.take(present)
+    const span = this.#arena.take(bodies)
     if (span === undefined) return undefined
 
-    let taken = 0
-    const [requestBody, baselineBody, candidateBody, repeatBody] = bodies.map((body) => body === undefined ? undefined : span.bodies[taken++])
+    const [requestBody, baselineBody, candidateBody, repeatBody] = span.bodies
     const held: Pair = {
       ...pair,
       request: withBody(request, requestBody),
@@ -170,7 +176,7 @@ export class PairBatcher {
       candidate: withBody(candidate, candidateBody),
       ...(baselineRepeat === undefined ? {} : { baselineRepeat: withBody(baselineRepeat, repeatBody) })
     }
-    return { pair: held, arenaBytes: span.charged }
+    return { pair: held, charged: span.charged }
   }
 
   /** Redis away, the queue full, or Redis refusing writes: no pair is taken. */

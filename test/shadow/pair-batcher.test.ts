@@ -1,4 +1,5 @@
 import t from 'tap'
+import { Redis } from 'ioredis'
 import { configSchema } from '../../src/config/schema.js'
 import { PairBatcher } from '../../src/shadow/pair-batcher.js'
 import { PairQueue } from '../../src/shadow/pair-queue.js'
@@ -55,12 +56,19 @@ t.test('pairs keep their bodies as the arena holding them goes round many times 
   t.ok(dropped.every((reason) => reason === 'redis-slow'), 'pairs that found the arena full were dropped as redis-slow')
   t.ok(bytesQueued > 4 * shadow.maxPendingBytes, `${bytesQueued} bytes went through a ${shadow.maxPendingBytes}-byte arena`)
   t.equal(batcher.pendingBytes, 0, 'nothing is left pending once drained')
+
+  const whole = makePair('feed', answer(bodyOf(1_000, 'baseline', 31_000)), answer(bodyOf(1_000, 'candidate', 31_000)))
+  batcher.add(whole)
+  await batcher.drain(5_000)
+  t.ok((await readQueuedPairs(redisUrl, namespace)).some((pair) => pair.id === whole.id),
+    'after going round, the arena gives back every byte: a pair of nearly the whole bound is queued')
 })
 
 t.test('while Redis is paused, bodies waiting in the socket are not overwritten by the pairs that come next', async (t) => {
-  // A batch of 64 pairs of 200 KB is larger than the socket's kernel
-  // buffers (about 4 MB here): the rest of it waits as the arena's views in
-  // Node's own write queue until Redis reads again.
+  // A batch of 64 pairs of 200 KB, 12.8 MB, is more than the kernel buffers
+  // a socket gets by default on Linux (its send buffer grows to 4 MB): the
+  // rest of it waits as the arena's views in Node's own write queue until
+  // Redis reads again.
   const { port, server } = await startPrivateRedis()
   t.teardown(() => { server.kill('SIGCONT'); server.kill('SIGKILL') })
   const redisUrl = `redis://127.0.0.1:${port}`
@@ -95,7 +103,7 @@ t.test('while Redis is paused, bodies waiting in the socket are not overwritten 
   t.equal(queued.length + dropped.length, 250, 'every pair was queued or counted as dropped')
 })
 
-t.test('a body changed after its pair was added does not change what is queued', async (t) => {
+t.test('what is queued is a copy of every body, each in its own slot', async (t) => {
   const redisUrl = await testRedisUrl()
   const namespace = uniqueNamespace('batcher')
   t.teardown(async () => await dropNamespace(redisUrl, namespace))
@@ -106,11 +114,47 @@ t.test('a body changed after its pair was added does not change what is queued',
   t.teardown(async () => await queue.close())
   const batcher = new PairBatcher(queue, shadow, { onEnqueued: () => {}, onDropped: () => {}, onPendingBytes: () => {} }, logger)
 
-  const baseline = Buffer.from('{"v":1}')
-  batcher.add(makePair('feed', answer(baseline), answer(Buffer.from('{"v":2}'))))
-  baseline.fill(0x20)
+  const captured = ['{"request":1}', '{"baseline":2}', '{"candidate":3}', '{"repeat":4}'].map((text) => Buffer.from(text))
+  const [request, baseline, candidate, repeat] = captured as [Buffer, Buffer, Buffer, Buffer]
+  batcher.add(makePair('feed', answer(baseline), answer(candidate), {
+    request: { method: 'POST', path: '/feed', query: '', headers: {}, body: request },
+    baselineRepeat: answer(repeat)
+  }))
+  for (const body of captured) body.fill(0x20)
   await batcher.drain(5_000)
 
   const [queued] = await readQueuedPairs(redisUrl, namespace)
-  t.equal(String(queued?.baseline.body), '{"v":1}')
+  const bodies = [queued?.request.body, queued?.baseline.body, queued?.candidate.body, queued?.baselineRepeat?.body]
+  t.same(bodies.map(String), ['{"request":1}', '{"baseline":2}', '{"candidate":3}', '{"repeat":4}'])
+})
+
+t.test('a batch Redis refused gives its place in the arena back', async (t) => {
+  const { port, server } = await startPrivateRedis()
+  t.teardown(() => { server.kill('SIGKILL') })
+  const redisUrl = `redis://127.0.0.1:${port}`
+  const namespace = uniqueNamespace('batcher-refused')
+  const shadow = configSchema.shape.shadow.parse({ maxPendingBytes: 64 * 1024, batchMs: 1 })
+  const { logger } = memoryLogger()
+  const queue = new PairQueue({ keys: createKeys(namespace), config: shadow, logger })
+  await queue.start(redisUrl)
+  t.teardown(async () => await queue.close())
+  const dropped: string[] = []
+  const batcher = new PairBatcher(queue, shadow, { onEnqueued: () => {}, onDropped: (_route, reason) => dropped.push(reason), onPendingBytes: () => {} }, logger)
+  const admin = new Redis(redisUrl)
+  t.teardown(() => admin.disconnect())
+  const large = (index: number): Pair => makePair('feed', answer(bodyOf(index, 'baseline', 31_000)), answer(bodyOf(index, 'candidate', 31_000)))
+
+  await admin.config('SET', 'maxmemory', '1')
+  batcher.add(large(1))
+  await batcher.drain(5_000)
+  t.same(dropped, ['redis-refused'], 'Redis out of memory refused the batch')
+  await admin.config('SET', 'maxmemory', '0')
+  // Pairs are refused for a second after Redis refused a write.
+  await new Promise((resolve) => setTimeout(resolve, 1_100))
+
+  const next = large(2)
+  batcher.add(next)
+  await batcher.drain(5_000)
+  t.same(dropped, ['redis-refused'], 'the next pair of nearly the whole bound found room')
+  t.same((await readQueuedPairs(redisUrl, namespace)).map((pair) => pair.id), [next.id])
 })
