@@ -71,10 +71,12 @@ export function formatProblem (problem: ConfigProblem): string {
   return `${where}${path} expected ${problem.expected}, found ${problem.found}`
 }
 
+/** In the order of the file, so a reader fixes them from the top down. */
 function configError (problems: ConfigProblem[]): Error {
-  const error = new SR_ERR_CONFIG_INVALID(problems.map(formatProblem).join('\n'))
+  const ordered = [...problems].sort((a, b) => a.line - b.line || a.column - b.column)
+  const error = new SR_ERR_CONFIG_INVALID(ordered.map(formatProblem).join('\n'))
 
-  return Object.assign(error, { problems })
+  return Object.assign(error, { problems: ordered })
 }
 
 function syntaxProblem (file: string, lines: LineCounter, offset: number, message: string): ConfigProblem {

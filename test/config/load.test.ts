@@ -35,7 +35,7 @@ t.test('a valid file gets its defaults and comes back frozen', async (t) => {
   t.ok(Object.isFrozen(config) && Object.isFrozen(config.routes[0]?.baseline), 'deeply frozen')
 })
 
-t.test('every problem is reported at once, with file, line, column, path, expected and found', async (t) => {
+t.test('every problem is reported at once, in the order of the file, with file, line, column, path, expected and found', async (t) => {
   const text = `
 listen: { host: 127.0.0.1, port: "eighty" }
 routes:
@@ -50,16 +50,16 @@ routes:
   const problems = problemsOf(text)
   const lines = problems.map((problem) => `${problem.line}:${problem.column} ${problem.path}: expected ${problem.expected}, found ${problem.found}`)
 
-  t.same(lines.sort(), [
-    '10:5 routes[0]: expected only known keys, found unknown key "colour"',
+  t.same(lines, [
     '2:34 listen.port: expected a port number, found "eighty"',
     '4:11 routes[0].name: expected a route name of lowercase letters, digits, - and _ (at most 63), found "Products"',
     '5:13 routes[0].paths[0]: expected a path pattern starting with / without query or spaces, found "products"',
     '6:22 routes[0].baseline.url: expected an http:// or https:// URL, found "ftp://example.test"',
     '7:57 routes[0].candidate.timeoutMs: expected a number of milliseconds above 0, found -5',
     '8:17 routes[0].percentage: expected a percentage from 0 to 100, found 100.5',
-    '9:16 routes[0].stickyKey: expected header:<name>, cookie:<name> or client-address, found "session"'
-  ].sort())
+    '9:16 routes[0].stickyKey: expected header:<name>, cookie:<name> or client-address, found "session"',
+    '10:5 routes[0]: expected only known keys, found unknown key "colour"'
+  ])
 })
 
 t.test('a percentage finer than 0.01 is refused', async (t) => {
