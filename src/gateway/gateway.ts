@@ -8,6 +8,7 @@ import { SR_ERR_BAD_PATH, SR_ERR_NO_ROUTE, ShadowrampError } from '../errors.js'
 import type { Logger } from '../telemetry/logger.js'
 import { bindRouteMetrics, type GatewayMetrics } from '../telemetry/metrics.js'
 import { chooseBackend, readForcedBackend } from './backend-choice.js'
+import { BackendHealthLog } from './backend-health-log.js'
 import { createClientErrorHandler } from './client-errors.js'
 import { lastGoodKey, releaseBody, runFallbackChain, type ChainObserver, type LiveAnswer } from './fallback-chain.js'
 import type { StoredResponse } from './fallback-content.js'
@@ -121,14 +122,17 @@ class GatewayLogController extends LogController {
 function createLiveHandler (route: LiveRoute, options: GatewayOptions, forceHeader: string | undefined) {
   const { percentages, counter } = options
   const recorded = bindRouteMetrics(options.metrics, route.name)
+  const health = new BackendHealthLog(route.name, options.logger)
   const observer: ChainObserver = {
     onAttempt: (backend, failed, seconds) => {
       recorded.attempted(backend, failed, seconds)
       counter?.attempted(route.name, backend, failed, seconds)
+      health.attempted(backend, failed)
     },
     onFallback: (from, reason) => {
       recorded.fellBack(from, reason)
       counter?.fellBack(route.name, from)
+      health.fellBack(from, reason)
     }
   }
 
