@@ -1,8 +1,8 @@
 import type { Logger } from '../telemetry/logger.js'
 import type { ShadowConfig } from '../config/schema.js'
 import { PairArena } from './pair-arena.js'
-import { encodeBatchParts, measurePair } from './pair-codec.js'
-import type { CapturedResponse, Pair } from './pair.js'
+import { encodeBatchParts, measurePair, withBody } from './pair-codec.js'
+import type { Pair } from './pair.js'
 import type { QueueState } from './pair-queue.js'
 import type { DropReason, QueueRefusal } from './shadow-metrics.js'
 
@@ -215,8 +215,4 @@ export class PairBatcher {
     this.#pendingBytes += bytes
     this.#events.onPendingBytes(this.#pendingBytes)
   }
-}
-
-function withBody<T extends Pair['request'] | CapturedResponse> (part: T, body: Buffer | undefined): T {
-  return body === undefined ? part : { ...part, body }
 }

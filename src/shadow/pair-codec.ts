@@ -125,6 +125,7 @@ function withoutBody<T extends { body?: Buffer }> (value: T): Omit<T, 'body'> {
   return rest
 }
 
-function withBody<T> (value: T, body: Buffer | undefined): T & { body?: Buffer } {
+/** The part with this body, or as it is when there is none. */
+export function withBody<T> (value: T, body: Buffer | undefined): T & { body?: Buffer } {
   return (body === undefined ? value : { ...value, body }) as T & { body?: Buffer }
 }

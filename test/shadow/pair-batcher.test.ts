@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { configSchema } from '../../src/config/schema.js'
 import { PairBatcher } from '../../src/shadow/pair-batcher.js'
@@ -21,17 +21,27 @@ function bodyOf (index: number, side: string, bytes: number): Buffer {
   return Buffer.from(text.slice(0, -2) + `${String(index % 10).repeat(Math.max(0, bytes - text.length))}"}`)
 }
 
-t.test('pairs keep their bodies as the arena holding them goes round many times while batches are written', async (t) => {
-  const redisUrl = await testRedisUrl()
-  const namespace = uniqueNamespace('batcher')
-  t.teardown(async () => await dropNamespace(redisUrl, namespace))
-  const shadow = configSchema.shape.shadow.parse({ maxPendingBytes: 64 * 1024, batchPairs: 3, batchMs: 1 })
+/**
+ * A batcher writing to a real queue in `namespace`, with these shadow
+ * settings; it records the reason of every pair it drops.
+ */
+async function startBatcher (t: Test, redisUrl: string, namespace: string, settings: Record<string, unknown>) {
+  const shadow = configSchema.shape.shadow.parse(settings)
   const { logger } = memoryLogger()
   const queue = new PairQueue({ keys: createKeys(namespace), config: shadow, logger })
   await queue.start(redisUrl)
   t.teardown(async () => await queue.close())
   const dropped: string[] = []
-  const batcher = new PairBatcher(queue, shadow, { onEnqueued: () => {}, onDropped: (_route, reason) => dropped.push(reason), onPendingBytes: () => {} }, logger)
+  const events = { onEnqueued: () => {}, onDropped: (_route: string, reason: string) => { dropped.push(reason) }, onPendingBytes: () => {} }
+
+  return { batcher: new PairBatcher(queue, shadow, events, logger), dropped, shadow }
+}
+
+t.test('pairs keep their bodies as the arena holding them goes round many times while batches are written', async (t) => {
+  const redisUrl = await testRedisUrl()
+  const namespace = uniqueNamespace('batcher')
+  t.teardown(async () => await dropNamespace(redisUrl, namespace))
+  const { batcher, dropped, shadow } = await startBatcher(t, redisUrl, namespace, { maxPendingBytes: 64 * 1024, batchPairs: 3, batchMs: 1 })
 
   const sent = new Map<string, Pair>()
   for (let index = 0; index < 400; index++) {
@@ -73,13 +83,7 @@ t.test('while Redis is paused, bodies waiting in the socket are not overwritten 
   t.teardown(() => { server.kill('SIGCONT'); server.kill('SIGKILL') })
   const redisUrl = `redis://127.0.0.1:${port}`
   const namespace = uniqueNamespace('batcher-paused')
-  const shadow = configSchema.shape.shadow.parse({ maxPendingBytes: 24 * 1024 * 1024, batchPairs: 64, batchMs: 1_000 })
-  const { logger } = memoryLogger()
-  const queue = new PairQueue({ keys: createKeys(namespace), config: shadow, logger })
-  await queue.start(redisUrl)
-  t.teardown(async () => await queue.close())
-  const dropped: string[] = []
-  const batcher = new PairBatcher(queue, shadow, { onEnqueued: () => {}, onDropped: (_route, reason) => dropped.push(reason), onPendingBytes: () => {} }, logger)
+  const { batcher, dropped } = await startBatcher(t, redisUrl, namespace, { maxPendingBytes: 24 * 1024 * 1024, batchPairs: 64, batchMs: 1_000 })
   const sent = new Map<string, Pair>()
   const addPairs = async (from: number, count: number): Promise<void> => {
     for (let index = from; index < from + count; index++) {
@@ -107,12 +111,7 @@ t.test('what is queued is a copy of every body, each in its own slot', async (t)
   const redisUrl = await testRedisUrl()
   const namespace = uniqueNamespace('batcher')
   t.teardown(async () => await dropNamespace(redisUrl, namespace))
-  const shadow = configSchema.shape.shadow.parse({ batchMs: 50 })
-  const { logger } = memoryLogger()
-  const queue = new PairQueue({ keys: createKeys(namespace), config: shadow, logger })
-  await queue.start(redisUrl)
-  t.teardown(async () => await queue.close())
-  const batcher = new PairBatcher(queue, shadow, { onEnqueued: () => {}, onDropped: () => {}, onPendingBytes: () => {} }, logger)
+  const { batcher } = await startBatcher(t, redisUrl, namespace, { batchMs: 50 })
 
   const captured = ['{"request":1}', '{"baseline":2}', '{"candidate":3}', '{"repeat":4}'].map((text) => Buffer.from(text))
   const [request, baseline, candidate, repeat] = captured as [Buffer, Buffer, Buffer, Buffer]
@@ -133,13 +132,7 @@ t.test('a batch Redis refused gives its place in the arena back', async (t) => {
   t.teardown(() => { server.kill('SIGKILL') })
   const redisUrl = `redis://127.0.0.1:${port}`
   const namespace = uniqueNamespace('batcher-refused')
-  const shadow = configSchema.shape.shadow.parse({ maxPendingBytes: 64 * 1024, batchMs: 1 })
-  const { logger } = memoryLogger()
-  const queue = new PairQueue({ keys: createKeys(namespace), config: shadow, logger })
-  await queue.start(redisUrl)
-  t.teardown(async () => await queue.close())
-  const dropped: string[] = []
-  const batcher = new PairBatcher(queue, shadow, { onEnqueued: () => {}, onDropped: (_route, reason) => dropped.push(reason), onPendingBytes: () => {} }, logger)
+  const { batcher, dropped } = await startBatcher(t, redisUrl, namespace, { maxPendingBytes: 64 * 1024, batchMs: 1 })
   const admin = new Redis(redisUrl)
   t.teardown(() => admin.disconnect())
   const large = (index: number): Pair => makePair('feed', answer(bodyOf(index, 'baseline', 31_000)), answer(bodyOf(index, 'candidate', 31_000)))
