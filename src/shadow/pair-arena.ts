@@ -1,15 +1,16 @@
-/** A place in the arena: where a pair's bodies were copied, and what it holds until released. */
+/** A place in the arena: a view to write a pair's record into, and what it holds until released. */
 export interface ArenaSpan {
-  /** The copies, as views of the arena, in the slots of the bodies given (undefined stays undefined). */
-  bodies: Array<Buffer | undefined>
+  /** Exactly the bytes asked for, a view of the arena. */
+  view: Buffer
   /** Bytes this span keeps from other pairs until released (any skipped end of the arena included). */
   charged: number
 }
 
 /**
- * One buffer, allocated once, that holds the bodies of the pairs waiting to
- * be written to Redis, used as a ring: pairs are taken at the head and
- * released from the tail, in the order they were taken.
+ * One buffer, allocated once, that holds the records of the pairs waiting
+ * to be written to Redis (their descriptions and bodies, see pair-codec.ts),
+ * used as a ring: records are taken at the head and released from the
+ * tail, in the order they were taken.
  *
  * Why not keep the captured Buffers: each one is memory outside V8's heap.
  * Pairs waiting for their batch live just long enough for some of them to
@@ -39,20 +40,12 @@ export class PairArena {
     return this.#used
   }
 
-  /** Copies the bodies next to each other; undefined when they do not fit now. */
-  take (bodies: ReadonlyArray<Buffer | undefined>): ArenaSpan | undefined {
-    const bytes = bodies.reduce((sum, body) => sum + (body?.length ?? 0), 0)
+  /** A contiguous place of `bytes` at the head; undefined when there is none now. */
+  take (bytes: number): ArenaSpan | undefined {
     const place = this.#reserve(bytes)
     if (place === undefined) return undefined
 
-    let at = place.offset
-    const copies = bodies.map((body) => {
-      if (body === undefined) return undefined
-      body.copy(this.#memory, at)
-      at += body.length
-      return this.#memory.subarray(at - body.length, at)
-    })
-    return { bodies: copies, charged: place.charged }
+    return { view: this.#memory.subarray(place.offset, place.offset + bytes), charged: place.charged }
   }
 
   /**
@@ -88,4 +81,21 @@ export class PairArena {
     this.#used += skipped + bytes
     return { offset, charged: skipped + bytes }
   }
+}
+
+/**
+ * The views as few buffers as they can be: views that follow each other in
+ * the same memory become one view of it, uncopied.
+ */
+export function joinAdjacent (views: readonly Buffer[]): Buffer[] {
+  const joined: Buffer[] = []
+  for (const view of views) {
+    const last = joined.at(-1)
+    if (last !== undefined && last.buffer === view.buffer && last.byteOffset + last.length === view.byteOffset) {
+      joined[joined.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + view.length)
+    } else {
+      joined.push(view)
+    }
+  }
+  return joined
 }

@@ -1,7 +1,7 @@
 import type { Logger } from '../telemetry/logger.js'
 import type { ShadowConfig } from '../config/schema.js'
-import { PairArena } from './pair-arena.js'
-import { encodeBatchParts, measurePair, withBody } from './pair-codec.js'
+import { joinAdjacent, PairArena } from './pair-arena.js'
+import { batchHeader, encodePair, writePair } from './pair-codec.js'
 import type { Pair } from './pair.js'
 import type { QueueState } from './pair-queue.js'
 import type { DropReason, QueueRefusal } from './shadow-metrics.js'
@@ -21,22 +21,30 @@ export interface BatcherEvents {
 /** After Redis refused a write, pairs are refused this long; then one more batch finds out. */
 const refusedForMs = 1_000
 
+/**
+ * A batch is sealed at this size whatever its number of pairs, so that its
+ * records reach Redis as elements far under Redis's 512 MB limit on one.
+ */
+const maxBatchBytes = 64 * 1024 * 1024
+
 interface Batch {
   id: string
-  pairs: Pair[]
+  /** Where each pair's record was written, in the arena. */
+  records: Buffer[]
+  routes: string[]
   bytes: number
-  /** What its pairs' bodies were charged in the arena. */
+  /** What its records were charged in the arena. */
   charged: number
 }
 
 /**
  * Gathers pairs into batches and writes one batch at a time. The live path
- * only appends a pair: no encoding, no await, no Redis round trip, no
- * throw. Its bodies are copied into the arena (see pair-arena.ts), and a
- * batch is encoded as it is written, the arena's views passed along
- * without another copy. While Redis is slow the batches wait in memory up
- * to a bound; past it, and while Redis is away or the queue is full, pairs
- * are dropped and counted by reason.
+ * only appends a pair: no await, no Redis round trip, no throw. Its record
+ * is written into the arena (see pair-arena.ts) at once, and a batch goes
+ * to Redis as the arena's views of its records, without another copy.
+ * While Redis is slow the batches wait in memory up to a bound; past it,
+ * and while Redis is away or the queue is full, pairs are dropped and
+ * counted by reason.
  */
 export class PairBatcher {
   readonly #writer: BatchWriter
@@ -78,19 +86,22 @@ export class PairBatcher {
     const refusal = this.#redisRefusal()
     if (refusal !== undefined) { this.#events.onDropped(pair.route, refusal); return }
 
-    const bytes = measurePair(pair)
+    const encoded = encodePair(pair)
+    const { bytes } = encoded
     if (this.#pendingBytes + bytes > this.#config.maxPendingBytes) { this.#refuseForMemory(pair); return }
     // The arena can also be short of one contiguous place while the bound
     // is not reached; the next batch written makes room.
-    const held = this.#hold(pair)
-    if (held === undefined) { this.#refuseForMemory(pair); return }
+    const span = this.#arena.take(bytes)
+    if (span === undefined) { this.#refuseForMemory(pair); return }
+    writePair(encoded, span.view)
 
-    const batch = this.#open ??= { id: pair.id, pairs: [], bytes: 0, charged: 0 }
-    batch.pairs.push(held.pair)
+    const batch = this.#open ??= { id: pair.id, records: [], routes: [], bytes: 0, charged: 0 }
+    batch.records.push(span.view)
+    batch.routes.push(pair.route)
     batch.bytes += bytes
-    batch.charged += held.charged
+    batch.charged += span.charged
     this.#addPending(bytes)
-    if (batch.pairs.length >= this.#config.batchPairs) this.#seal()
+    if (batch.routes.length >= this.#config.batchPairs || batch.bytes >= maxBatchBytes) this.#seal()
     else this.#timer ??= setTimeout(() => this.#seal(), this.#config.batchMs)
   }
 
@@ -121,9 +132,9 @@ export class PairBatcher {
     if (batch === undefined) { this.#settle(); return }
 
     this.#writing = true
-    const routes = batch.pairs.map((pair) => pair.route)
+    const { routes } = batch
     try {
-      await this.#writer.write(batch.id, encodeBatchParts(batch.pairs), batch.pairs.length)
+      await this.#writer.write(batch.id, [batchHeader(routes.length), ...joinAdjacent(batch.records)], routes.length)
       this.#events.onEnqueued(routes)
       if (this.#refusedUntil !== 0) {
         this.#refusedUntil = 0
@@ -131,7 +142,7 @@ export class PairBatcher {
       }
     } catch (error) {
       const reason = this.#failureReason(error)
-      this.#logger.debug({ err: error, pairs: batch.pairs.length, reason }, 'batch of pairs not written')
+      this.#logger.debug({ err: error, pairs: routes.length, reason }, 'batch of pairs not written')
       for (const route of routes) this.#events.onDropped(route, reason)
     } finally {
       this.#writing = false
@@ -157,26 +168,6 @@ export class PairBatcher {
   #refuseForMemory (pair: Pair): void {
     this.#full = this.#pendingBytes > 0
     this.#events.onDropped(pair.route, 'redis-slow')
-  }
-
-  /** The pair with its bodies copied into the arena; undefined when they do not fit. */
-  #hold (pair: Pair): { pair: Pair, charged: number } | undefined {
-    const { request, baseline, candidate, baselineRepeat } = pair
-    const bodies = [request.body, baseline.body, candidate.body, baselineRepeat?.body]
-    if (bodies.every((body) => body === undefined)) return { pair, charged: 0 }
-
-    const span = this.#arena.take(bodies)
-    if (span === undefined) return undefined
-
-    const [requestBody, baselineBody, candidateBody, repeatBody] = span.bodies
-    const held: Pair = {
-      ...pair,
-      request: withBody(request, requestBody),
-      baseline: withBody(baseline, baselineBody),
-      candidate: withBody(candidate, candidateBody),
-      ...(baselineRepeat === undefined ? {} : { baselineRepeat: withBody(baselineRepeat, repeatBody) })
-    }
-    return { pair: held, charged: span.charged }
   }
 
   /** Redis away, the queue full, or Redis refusing writes: no pair is taken. */

@@ -19,9 +19,9 @@ export type QueueState = 'accepting' | 'redis-unreachable' | 'queue-full'
 const depthPollMs = 1_000
 
 /**
- * The producer side of the queue. A batch is a list of raw parts (see
- * pair-codec.ts) plus one small BullMQ job that points at it, so neither
- * the gateway nor Redis pays for turning bodies into JSON strings.
+ * The producer side of the queue. A batch is a Redis list of its records
+ * (see pair-codec.ts) plus one small BullMQ job that points at it, so
+ * neither the gateway nor Redis pays for turning bodies into JSON strings.
  * Nothing here waits for Redis while it is away: commands fail at once.
  */
 export class PairQueue {

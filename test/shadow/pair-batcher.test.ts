@@ -151,3 +151,23 @@ t.test('a batch Redis refused gives its place in the arena back', async (t) => {
   t.same(dropped, ['redis-refused'], 'the next pair of nearly the whole bound found room')
   t.same((await readQueuedPairs(redisUrl, namespace)).map((pair) => pair.id), [next.id])
 })
+
+t.test('a batch is sealed once it holds 64 MiB, however many pairs it may take', async (t) => {
+  const redisUrl = await testRedisUrl()
+  const namespace = uniqueNamespace('batcher-large')
+  t.teardown(async () => await dropNamespace(redisUrl, namespace))
+  const { batcher, dropped } = await startBatcher(t, redisUrl, namespace, { maxPendingBytes: 96 * 1024 * 1024, batchPairs: 1_000, batchMs: 1_000 })
+  const mib = 1024 * 1024
+  // 33 pairs of two 1 MiB bodies: the 32nd takes the batch past 64 MiB.
+  for (let index = 0; index < 33; index++) {
+    batcher.add(makePair('feed', answer(bodyOf(index, 'baseline', mib)), answer(bodyOf(index, 'candidate', mib))))
+  }
+  await batcher.drain(20_000)
+
+  const keys = createKeys(namespace)
+  const admin = new Redis(redisUrl)
+  t.teardown(() => admin.disconnect())
+  t.same(dropped, [])
+  t.equal(await admin.llen(`${keys.queuePrefix}:${keys.pairQueue}:wait`), 2, 'two jobs: 32 pairs, then the last one')
+  t.equal((await readQueuedPairs(redisUrl, namespace)).length, 33)
+})

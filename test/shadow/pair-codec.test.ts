@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import t from 'tap'
-import { decodeBatchParts, encodeBatchParts, measurePair, PairDecodeError } from '../../src/shadow/pair-codec.js'
+import { batchHeader, decodeBatchParts, encodeBatchParts, encodePair, PairDecodeError, writePair } from '../../src/shadow/pair-codec.js'
 import type { Pair } from '../../src/shadow/pair.js'
 import { BodyCapture } from '../../src/shadow/body-capture.js'
 
@@ -21,7 +21,7 @@ t.test('pairs round-trip through a batch with their bodies as raw bytes', async 
   delete other.baselineRepeat
   delete other.request.body
   const parts = encodeBatchParts([pair, other])
-  t.equal(parts[2], pair.request.body, 'bodies are passed along as they are, not copied')
+  t.equal(parts.length, 2, 'a header and the records')
   const decoded = decodeBatchParts(parts)
 
   t.equal(decoded.length, 2)
@@ -32,18 +32,41 @@ t.test('pairs round-trip through a batch with their bodies as raw bytes', async 
   t.equal(decoded[0]?.candidate.body, undefined)
 })
 
-t.test('a damaged batch is a clear error, not a crash', async (t) => {
-  const parts = encodeBatchParts([pair])
-  t.throws(() => decodeBatchParts(parts.slice(0, -1)), PairDecodeError, 'a missing body')
-  t.throws(() => decodeBatchParts([...parts, Buffer.from('extra')]), { message: 'batch has 1 parts after its last pair' })
-  t.throws(() => decodeBatchParts([Buffer.from('nonsense')]), { name: 'PairDecodeError', message: 'not a batch of pairs' })
-  t.throws(() => decodeBatchParts([parts[0] as Buffer, Buffer.from('{broken')]), { message: "part 1 is not a pair's description" })
+t.test('records split across list elements, as a batch that wraps round the arena is, decode the same', async (t) => {
+  const [header, records] = encodeBatchParts([pair, pair]) as [Buffer, Buffer]
+  for (const cut of [1, 20, 60, records.length - 1]) {
+    const decoded = decodeBatchParts([header, records.subarray(0, cut), records.subarray(cut)])
+    t.same(decoded, [pair, pair], `cut at byte ${cut}`)
+  }
 })
 
-t.test('a pair is measured from its bodies and headers without encoding it', async (t) => {
-  const size = measurePair(pair)
+t.test('a damaged batch is a clear error, not a crash', async (t) => {
+  const [header, records] = encodeBatchParts([pair]) as [Buffer, Buffer]
+  t.throws(() => decodeBatchParts([header, records.subarray(0, -1)]), { name: 'PairDecodeError', message: 'batch cut short in pair 0' })
+  t.throws(() => decodeBatchParts([header, records.subarray(0, 10)]), { message: 'batch cut short at pair 0' })
+  t.throws(() => decodeBatchParts([header, records, Buffer.from('extra')]), { message: 'batch has 5 bytes after its last pair' })
+  t.throws(() => decodeBatchParts([Buffer.from('nonsense')]), { name: 'PairDecodeError', message: 'not a batch of pairs' })
+  t.throws(() => decodeBatchParts([batchHeader(1)]), { message: 'batch cut short at pair 0' }, 'a header with no records')
+
+  const broken = Buffer.from(records)
+  broken.write('!', 20)
+  t.throws(() => decodeBatchParts([header, broken]), { message: 'pair 0 has no readable description' })
+})
+
+t.test('a record takes exactly the bytes it says, and is written where it is told', async (t) => {
+  const encoded = encodePair(pair)
   const bodies = 7 + 5 + 0
-  t.ok(size > bodies && size < bodies + 1_024, `${size} bytes`)
+  t.equal(encoded.bytes, 20 + Buffer.byteLength(encoded.meta) + bodies, 'five lengths, the description, the bodies')
+
+  const target = Buffer.alloc(encoded.bytes + 4, 0xee)
+  writePair(encoded, target.subarray(2))
+  t.same([target[0], target[1], target.at(-2), target.at(-1)], [0xee, 0xee, 0xee, 0xee], 'nothing written outside the record')
+  t.same(decodeBatchParts([batchHeader(1), target.subarray(2, -2)]), [pair])
+})
+
+t.test('a description keeps non-ASCII header values whole', async (t) => {
+  const accented: Pair = { ...pair, candidate: { ...pair.candidate, headers: { 'x-city': 'Zürich — 東京' } } }
+  t.same(decodeBatchParts(encodeBatchParts([accented])), [accented])
 })
 
 t.test('a body over the cap is hashed instead of kept', async (t) => {

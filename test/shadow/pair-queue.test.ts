@@ -1,6 +1,7 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { configSchema } from '../../src/config/schema.js'
+import { batchHeader } from '../../src/shadow/pair-codec.js'
 import { PairQueue } from '../../src/shadow/pair-queue.js'
 import { createKeys } from '../../src/store/keys.js'
 import { startPrivateRedis } from '../../src/store/redis-bootstrap.js'
@@ -21,7 +22,7 @@ t.test('a batch whose push timed out leaves no list behind once Redis wakes', as
 
   server.kill('SIGSTOP')
   const started = Date.now()
-  await t.rejects(queue.write('stalled', [Buffer.from('SRB2\u0000\u0000\u0000\u0000')], 0), /timed out/)
+  await t.rejects(queue.write('stalled', [batchHeader(0)], 0), /timed out/)
   t.ok(Date.now() - started < 2_000, 'the write gave up at its command timeout')
   server.kill('SIGCONT')
 

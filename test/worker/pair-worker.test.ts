@@ -5,7 +5,7 @@ import { Queue } from 'bullmq'
 import { Redis } from 'ioredis'
 import { request } from 'undici'
 import { configSchema, type Config } from '../../src/config/schema.js'
-import { encodeBatchParts } from '../../src/shadow/pair-codec.js'
+import { batchHeader, encodeBatchParts } from '../../src/shadow/pair-codec.js'
 import { PairBatcher } from '../../src/shadow/pair-batcher.js'
 import { PairQueue } from '../../src/shadow/pair-queue.js'
 import type { Pair } from '../../src/shadow/pair.js'
@@ -151,25 +151,28 @@ t.test('a batch counted once is not counted again when it comes back', async (t)
   t.equal((await report(redisUrl, namespace, 'feed')).pairs, 20, 'the retried batch added nothing')
 })
 
-t.test('a damaged batch goes to the failed set with its error at once', async (t) => {
+t.test('a damaged batch, or one in an earlier format, goes to the failed set with its error at once', async (t) => {
   const { redisUrl, namespace, config } = await setUp(t)
   const keys = createKeys(namespace)
   const queue = new PairQueue({ keys, config: config.shadow, logger: memoryLogger().logger })
   await queue.start(redisUrl)
   t.teardown(async () => await queue.close())
-  await queue.write('damaged', [Buffer.from('SRB2\u0000\u0000\u0000\u0003'), Buffer.from('{"not": "a pair"}')], 3)
+  await queue.write('damaged', [batchHeader(3), Buffer.from('{"not": "a pair"}')], 3)
+  await queue.write('earlier', [Buffer.from('SRB2\u0000\u0000\u0000\u0001'), Buffer.from('{"id":"x"}')], 1)
   await startWorker(t, redisUrl, config)
 
   const inspect = new Queue(keys.pairQueue, { connection: { url: redisUrl }, prefix: keys.queuePrefix })
   t.teardown(async () => await inspect.close())
   let failed = await inspect.getFailed()
-  for (let attempt = 0; attempt < 100 && failed.length === 0; attempt++) {
+  for (let attempt = 0; attempt < 100 && failed.length < 2; attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 50))
     failed = await inspect.getFailed()
   }
-  t.equal(failed.length, 1)
-  t.match(failed[0]?.failedReason, /batch of pairs is damaged: part 1 does not say which bodies follow/)
-  t.equal(failed[0]?.attemptsMade, 1, 'not retried: it would not decode the next time either')
+  const reasons = Object.fromEntries(failed.map((job) => [job.id, job.failedReason]))
+  t.same(Object.keys(reasons).sort(), ['damaged', 'earlier'])
+  t.match(reasons['damaged'], /batch of pairs is damaged: batch cut short at pair 0/)
+  t.match(reasons['earlier'], /batch of pairs is damaged: not a batch of pairs/)
+  t.same(failed.map((job) => job.attemptsMade), [1, 1], 'not retried: they would not decode the next time either')
 })
 
 t.test('noise learned from repeated baseline answers is kept out of the divergence; a real change is not', async (t) => {
