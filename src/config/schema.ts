@@ -208,8 +208,12 @@ export const configSchema = z.strictObject({
   }).prefault({}),
   /** The queue of pairs between the gateways and the diff workers. */
   shadow: z.strictObject({
-    /** Bodies larger than this are not kept; the pair is recorded as too large. */
-    maxBodyBytes: byteCount.default(1024 * 1024),
+    /**
+     * Bodies larger than this are not kept; the pair is recorded as too
+     * large. At most 64 MiB: a pair's record (up to four bodies) then stays
+     * far under Redis's 512 MB limit on one value.
+     */
+    maxBodyBytes: byteCount.max(64 * 1024 * 1024, 'a number of bytes up to 64 MiB (67108864)').default(1024 * 1024),
     /** Pairs sent to Redis in one write, at most. */
     batchPairs: z.number({ error: 'a number of pairs' }).int().min(1, 'at least 1 pair').default(64),
     /** A batch is written at least this often while pairs are waiting. */

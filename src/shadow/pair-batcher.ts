@@ -22,8 +22,9 @@ export interface BatcherEvents {
 const refusedForMs = 1_000
 
 /**
- * A batch is sealed at this size whatever its number of pairs, so that its
- * records reach Redis as elements far under Redis's 512 MB limit on one.
+ * A batch is sealed at this size whatever its number of pairs. With one
+ * more record of at most four bodies of `maxBodyBytes` (64 MiB at most),
+ * its elements stay under Redis's 512 MB limit on one value.
  */
 const maxBatchBytes = 64 * 1024 * 1024
 

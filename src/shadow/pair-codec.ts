@@ -12,8 +12,9 @@ import type { CapturedRequest, CapturedResponse, Pair } from './pair.js'
  * The gateway writes each record straight into its arena (see
  * pair-arena.ts), where a batch's records lie next to each other: a batch
  * then reaches Redis as one or two large elements, views of the arena,
- * instead of three or four small ones per pair. Neither side copies a body
- * into a batch buffer of its own, and Redis keeps a few large strings
+ * instead of three or four small ones per pair. The gateway copies no body
+ * into a batch buffer of its own (a worker joins the two elements of a
+ * batch that wrapped round the arena), and Redis keeps a few large strings
  * rather than hundreds of list entries per batch.
  */
 
@@ -130,8 +131,10 @@ export function encodeBatchParts (pairs: readonly Pair[]): Buffer[] {
 
 export function decodeBatchParts (parts: readonly Buffer[]): Pair[] {
   const header = parts[0]
-  if (header === undefined || header.length !== 8 || header.toString('latin1', 0, 4) !== magic) {
-    throw new PairDecodeError('not a batch of pairs')
+  if (header === undefined || header.length !== 8) throw new PairDecodeError('not a batch of pairs')
+  const mark = header.toString('latin1', 0, 4)
+  if (mark !== magic) {
+    throw new PairDecodeError(`not a batch of pairs of this version: it starts with ${JSON.stringify(mark)}, this version writes ${JSON.stringify(magic)}`)
   }
 
   const count = header.readUInt32BE(4)
@@ -158,11 +161,10 @@ function decodePair (records: Buffer, start: number, index: number): { pair: Pai
   const end = start + headerBytes + metaBytes + bodyBytes
   if (end > records.length) throw new PairDecodeError(`batch cut short in pair ${index}`)
 
-  let meta: Meta
-  try {
-    meta = JSON.parse(records.toString('utf8', start + headerBytes, start + headerBytes + metaBytes)) as Meta
-  } catch {
-    throw new PairDecodeError(`pair ${index} has no readable description`)
+  const meta = readDescription(records.toString('utf8', start + headerBytes, start + headerBytes + metaBytes), index)
+  // A repeat may come without its body (it failed, or was too large), never a body without its repeat.
+  if (lengths[3] !== absent && meta.baselineRepeat === undefined) {
+    throw new PairDecodeError(`pair ${index} has a baseline repeat's body but no baseline repeat`)
   }
 
   let at = start + headerBytes + metaBytes
@@ -180,6 +182,22 @@ function decodePair (records: Buffer, start: number, index: number): { pair: Pai
   }
 
   return { pair, bytes: end - start }
+}
+
+/** A pair's description, checked for the parts every pair has. */
+function readDescription (text: string, index: number): Meta {
+  let meta: unknown
+  try {
+    meta = JSON.parse(text)
+  } catch {
+    throw new PairDecodeError(`pair ${index} has no readable description`)
+  }
+  const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+  const described = isObject(meta) && ['request', 'baseline', 'candidate'].every((part) => isObject(meta[part])) &&
+    (meta.baselineRepeat === undefined || isObject(meta.baselineRepeat))
+  if (!described) throw new PairDecodeError(`pair ${index} has a description without its request and both answers`)
+
+  return meta as Meta
 }
 
 /** The part with this body, or as it is when there is none. */

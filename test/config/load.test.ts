@@ -155,3 +155,10 @@ t.test('the serve command stops with one line per problem and exit code 2', asyn
 t.test('an unreadable file is one clear line', async (t) => {
   t.throws(() => loadConfig('/nonexistent/shadowramp.yaml'), { code: 'SR_ERR_CONFIG_UNREADABLE', message: /cannot read configuration file \/nonexistent\/shadowramp.yaml/ })
 })
+
+t.test('a body kept for a pair is at most 64 MiB', async (t) => {
+  const shadow = (bytes: number): string => `${valid}shadow: { maxBodyBytes: ${bytes} }\n`
+  t.equal(parseConfig(shadow(64 * 1024 * 1024), 'routes.yaml', {}).shadow.maxBodyBytes, 64 * 1024 * 1024)
+  const [problem] = problemsOf(shadow(64 * 1024 * 1024 + 1))
+  t.match(problem, { path: 'shadow.maxBodyBytes', expected: 'a number of bytes up to 64 MiB (67108864)', found: '67108865' })
+})

@@ -45,12 +45,34 @@ t.test('a damaged batch is a clear error, not a crash', async (t) => {
   t.throws(() => decodeBatchParts([header, records.subarray(0, -1)]), { name: 'PairDecodeError', message: 'batch cut short in pair 0' })
   t.throws(() => decodeBatchParts([header, records.subarray(0, 10)]), { message: 'batch cut short at pair 0' })
   t.throws(() => decodeBatchParts([header, records, Buffer.from('extra')]), { message: 'batch has 5 bytes after its last pair' })
-  t.throws(() => decodeBatchParts([Buffer.from('nonsense')]), { name: 'PairDecodeError', message: 'not a batch of pairs' })
+  t.throws(() => decodeBatchParts([Buffer.from('nonsense')]), { name: 'PairDecodeError', message: 'not a batch of pairs of this version: it starts with "nons", this version writes "SRB3"' })
+  t.throws(() => decodeBatchParts([Buffer.from('SRB3')]), { name: 'PairDecodeError', message: 'not a batch of pairs' }, 'a header cut short')
   t.throws(() => decodeBatchParts([batchHeader(1)]), { message: 'batch cut short at pair 0' }, 'a header with no records')
 
   const broken = Buffer.from(records)
   broken.write('!', 20)
   t.throws(() => decodeBatchParts([header, broken]), { message: 'pair 0 has no readable description' })
+})
+
+t.test('a description that is not a pair\'s is refused, whatever JSON it is', async (t) => {
+  const encoded = encodePair(pair)
+  /** The pair's record with its description replaced. */
+  const described = (meta: string): Buffer[] => {
+    const metaBytes = Buffer.byteLength(meta)
+    const record = Buffer.alloc(encoded.bytes - encoded.metaBytes + metaBytes)
+    writePair({ ...encoded, meta, metaBytes, bytes: record.length }, record)
+    return [batchHeader(1), record]
+  }
+  const { baselineRepeat: _repeat, ...withoutRepeat } = JSON.parse(encoded.meta) as Record<string, unknown>
+  for (const meta of ['null', '1', '"s"', '[]', '{}', '{"request":null,"baseline":{},"candidate":{}}', '{"request":{},"baseline":{},"candidate":[]}']) {
+    t.throws(() => decodeBatchParts(described(meta)), { name: 'PairDecodeError', message: 'pair 0 has a description without its request and both answers' }, meta)
+  }
+  t.throws(() => decodeBatchParts(described(JSON.stringify(withoutRepeat))), { name: 'PairDecodeError', message: "pair 0 has a baseline repeat's body but no baseline repeat" })
+})
+
+t.test('a baseline repeat that failed travels without a body', async (t) => {
+  const failedRepeat: Pair = { ...pair, baselineRepeat: { status: 0, headers: {}, bodyBytes: 0, latencyMs: 2, failure: 'timeout' } }
+  t.same(decodeBatchParts(encodeBatchParts([failedRepeat])), [failedRepeat])
 })
 
 t.test('a record takes exactly the bytes it says, and is written where it is told', async (t) => {
