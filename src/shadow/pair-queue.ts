@@ -89,20 +89,22 @@ export class PairQueue {
     // at the list is added.
     try {
       await Promise.all([pushParts(redis, batchKey, parts), redis.pexpire(batchKey, this.#config.retentionMs)])
+      await queue.add('pairs', { batchKey, pairs, bytes }, {
+        jobId: batchId,
+        removeOnComplete: true,
+        removeOnFail: { age: Math.round(this.#config.retentionMs / 1_000) },
+        attempts: 5,
+        backoff: { type: 'exponential', delay: 1_000 }
+      })
     } catch (error) {
-      // Timed out, the push may still run once Redis wakes: the list would
-      // then wait for retentionMs with no job pointing at it. The delete
-      // queues behind it on the same connection and removes it.
+      // The batch counts as dropped, so its list goes. Timed out, the push
+      // or the add may still run once Redis wakes; the delete queues behind
+      // them on the same connection, so no list waits for retentionMs with
+      // no job pointing at it, and a job added late finds its list gone
+      // (the worker counts that batch as missing) rather than being judged.
       redis.unlink(batchKey).catch(() => {})
       throw error
     }
-    await queue.add('pairs', { batchKey, pairs, bytes }, {
-      jobId: batchId,
-      removeOnComplete: true,
-      removeOnFail: { age: Math.round(this.#config.retentionMs / 1_000) },
-      attempts: 5,
-      backoff: { type: 'exponential', delay: 1_000 }
-    })
   }
 
   #createQueue (redis: RedisClient): Queue<PairBatchJob> {

@@ -115,9 +115,11 @@ export class PairWorker {
     const redis = this.#redis as RedisClient
     const encoded = await redis.lrangeBuffer(job.data.batchKey, 0, -1)
     if (encoded.length === 0) {
-      // Counted already and cleaned up by an earlier attempt, or expired unread.
+      // Counted already and cleaned up by an earlier attempt, expired
+      // unread, or deleted by a gateway that gave up on writing it (its
+      // pairs counted as dropped there) while the job was still added.
       this.#metrics.batches.inc({ outcome: 'missing' })
-      this.#options.logger.warn({ batch: job.id, pairs: job.data.pairs }, 'batch of pairs not found: already counted or expired')
+      this.#options.logger.warn({ batch: job.id, pairs: job.data.pairs }, 'batch of pairs not found: already counted, expired, or given up by the gateway')
       return
     }
 

@@ -35,3 +35,25 @@ t.test('a batch whose push timed out leaves no list behind once Redis wakes', as
   t.equal(exists, 0, 'no list of parts waits without a job for retentionMs')
   t.equal(await inspect.llen(keys.pairBatch('stalled')), 0)
 })
+
+t.test('a batch whose job Redis refuses leaves no list behind', async (t) => {
+  const { port, server } = await startPrivateRedis()
+  t.teardown(() => { server.kill('SIGKILL') })
+  const redisUrl = `redis://127.0.0.1:${port}`
+  const admin = new Redis(redisUrl)
+  t.teardown(() => admin.disconnect())
+  // A user that may push lists but not run scripts: BullMQ adds a job with one.
+  await admin.call('ACL', 'SETUSER', 'gateway', 'on', '>secret', '~*', '&*', '+@all', '-evalsha', '-eval')
+  const keys = createKeys('pair-queue-test')
+  const queue = new PairQueue({ keys, config: configSchema.shape.shadow.parse(undefined), logger: memoryLogger().logger })
+  await queue.start(`redis://gateway:secret@127.0.0.1:${port}`)
+  t.teardown(async () => await queue.close())
+
+  await t.rejects(queue.write('refused', [batchHeader(0)], 0), { name: 'ReplyError', message: /NOPERM/ })
+  let exists = 1
+  for (let attempt = 0; attempt < 50 && exists !== 0; attempt++) {
+    exists = await admin.exists(keys.pairBatch('refused'))
+    if (exists !== 0) await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  t.equal(exists, 0, 'the list pushed for the refused job is deleted')
+})
