@@ -136,6 +136,6 @@ export class PairQueue {
 
     this.#reachable = reachable
     if (reachable) this.#logger.info('pair queue reachable again')
-    else this.#logger.warn('pair queue unreachable: pairs are dropped and counted until Redis answers')
+    else this.#logger.warn('pair queue unreachable: mirroring stands aside, and pairs under way are dropped and counted, until Redis answers')
   }
 }
