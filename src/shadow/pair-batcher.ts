@@ -63,6 +63,7 @@ export class PairBatcher {
   /** Until when (epoch ms) pairs are refused because Redis answered a write with an error; 0: it takes them. */
   #refusedUntil = 0
   #idle: Array<() => void> = []
+  #warnedOversized = false
 
   constructor (writer: BatchWriter, config: ShadowConfig, events: BatcherEvents, logger: Logger) {
     this.#writer = writer
@@ -89,6 +90,7 @@ export class PairBatcher {
 
     const encoded = encodePair(pair)
     const { bytes } = encoded
+    if (bytes > this.#config.maxPendingBytes) { this.#refuseOversized(pair, bytes); return }
     if (this.#pendingBytes + bytes > this.#config.maxPendingBytes) { this.#refuseForMemory(pair); return }
     // The arena can also be short of one contiguous place while the bound
     // is not reached; the next batch written makes room.
@@ -162,9 +164,23 @@ export class PairBatcher {
   }
 
   /**
+   * A pair that no amount of waiting would make room for: Redis is not to
+   * blame, the bound is. Said once, with what to change; mirroring goes on.
+   */
+  #refuseOversized (pair: Pair, bytes: number): void {
+    this.#events.onDropped(pair.route, 'larger-than-pending-bound')
+    if (this.#warnedOversized) return
+
+    this.#warnedOversized = true
+    this.#logger.warn({ route: pair.route, bytes, maxPendingBytes: this.#config.maxPendingBytes },
+      `a pair of ${bytes} bytes is larger than shadow.maxPendingBytes and was dropped: such pairs are never queued; ` +
+      'raise shadow.maxPendingBytes above three times shadow.maxBodyBytes (told once)')
+  }
+
+  /**
    * Full only while something waits that will leave memory and clear it:
-   * a pair larger than the whole bound, with nothing pending, is dropped
-   * on its own and mirroring goes on.
+   * a pair that does not fit the arena with nothing pending is dropped on
+   * its own and mirroring goes on.
    */
   #refuseForMemory (pair: Pair): void {
     this.#full = this.#pendingBytes > 0

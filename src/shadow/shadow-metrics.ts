@@ -7,9 +7,13 @@ export type QueueRefusal = 'redis-unreachable' | 'redis-slow' | 'redis-refused' 
 /** Why a live request that could have been mirrored was not. */
 export type SkipReason = 'rate-limit' | 'busy' | 'backoff' | 'gateway-busy' | QueueRefusal
 
-/** Why a pair that was being captured never reached the queue. */
+/**
+ * Why a pair that was being captured never reached the queue;
+ * `larger-than-pending-bound`: the pair alone is larger than
+ * shadow.maxPendingBytes.
+ */
 export type DropReason =
-  | 'live-fell-back' | 'live-incomplete' | QueueRefusal
+  | 'live-fell-back' | 'live-incomplete' | 'larger-than-pending-bound' | QueueRefusal
 
 export interface ShadowMetrics {
   skipped: Counter<'route' | 'reason'>

@@ -27,14 +27,14 @@ function bodyOf (index: number, side: string, bytes: number): Buffer {
  */
 async function startBatcher (t: Test, redisUrl: string, namespace: string, settings: Record<string, unknown>) {
   const shadow = configSchema.shape.shadow.parse(settings)
-  const { logger } = memoryLogger()
+  const { logger, lines } = memoryLogger()
   const queue = new PairQueue({ keys: createKeys(namespace), config: shadow, logger })
   await queue.start(redisUrl)
   t.teardown(async () => await queue.close())
   const dropped: string[] = []
   const events = { onEnqueued: () => {}, onDropped: (_route: string, reason: string) => { dropped.push(reason) }, onPendingBytes: () => {} }
 
-  return { batcher: new PairBatcher(queue, shadow, events, logger), dropped, shadow }
+  return { batcher: new PairBatcher(queue, shadow, events, logger), dropped, shadow, lines }
 }
 
 t.test('pairs keep their bodies as the arena holding them goes round many times while batches are written', async (t) => {
@@ -170,4 +170,25 @@ t.test('a batch is sealed once it holds 64 MiB, however many pairs it may take',
   t.same(dropped, [])
   t.equal(await admin.llen(`${keys.queuePrefix}:${keys.pairQueue}:wait`), 2, 'two jobs: 32 pairs, then the last one')
   t.equal((await readQueuedPairs(redisUrl, namespace)).length, 33)
+})
+
+t.test('a pair larger than the whole pending bound is dropped for that reason, said once, and mirroring goes on', async (t) => {
+  const redisUrl = await testRedisUrl()
+  const namespace = uniqueNamespace('batcher-oversized')
+  t.teardown(async () => await dropNamespace(redisUrl, namespace))
+  const { batcher, dropped, lines } = await startBatcher(t, redisUrl, namespace, { maxPendingBytes: 64 * 1024, batchMs: 1 })
+  const oversized = (index: number): Pair => makePair('feed', answer(bodyOf(index, 'baseline', 40_000)), answer(bodyOf(index, 'candidate', 40_000)))
+
+  batcher.add(oversized(1))
+  batcher.add(oversized(2))
+  t.same(dropped, ['larger-than-pending-bound', 'larger-than-pending-bound'], 'not blamed on Redis')
+  t.equal(batcher.refusal(), undefined, 'mirroring does not stand aside for it')
+  const small = makePair('feed', answer(bodyOf(3, 'baseline', 1_000)), answer(bodyOf(3, 'candidate', 1_000)))
+  batcher.add(small)
+  await batcher.drain(5_000)
+
+  t.same((await readQueuedPairs(redisUrl, namespace)).map((pair) => pair.id), [small.id], 'the next pair that fits is queued')
+  const warnings = lines().filter((line) => line.level === 40)
+  t.equal(warnings.length, 1, 'said once')
+  t.match(warnings[0]?.msg, /larger than shadow\.maxPendingBytes .*raise shadow\.maxPendingBytes/)
 })
