@@ -91,9 +91,8 @@ export class PairBatcher {
     const encoded = encodePair(pair)
     const { bytes } = encoded
     if (bytes > this.#config.maxPendingBytes) { this.#refuseOversized(pair, bytes); return }
-    if (this.#pendingBytes + bytes > this.#config.maxPendingBytes) { this.#refuseForMemory(pair); return }
-    // The arena can also be short of one contiguous place while the bound
-    // is not reached; the next batch written makes room.
+    // The arena is the bound: maxPendingBytes, of which it can also be
+    // short of one contiguous place; the next batch written makes room.
     const span = this.#arena.take(bytes)
     if (span === undefined) { this.#refuseForMemory(pair); return }
     writePair(encoded, span.view)

@@ -192,12 +192,15 @@ function readDescription (text: string, index: number): Meta {
   } catch {
     throw new PairDecodeError(`pair ${index} has no readable description`)
   }
-  const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
   const described = isObject(meta) && ['request', 'baseline', 'candidate'].every((part) => isObject(meta[part])) &&
     (meta.baselineRepeat === undefined || isObject(meta.baselineRepeat))
   if (!described) throw new PairDecodeError(`pair ${index} has a description without its request and both answers`)
 
   return meta as Meta
+}
+
+function isObject (value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
 /** The part with this body, or as it is when there is none. */

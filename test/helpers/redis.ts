@@ -1,5 +1,7 @@
+import type { ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { Redis } from 'ioredis'
+import type { Test } from 'tap'
 import { answersPing, startPrivateRedis } from '../../src/store/redis-bootstrap.js'
 
 let shared: Promise<string> | undefined
@@ -42,4 +44,21 @@ export async function dropNamespace (url: string, namespace: string): Promise<vo
   } finally {
     redis.disconnect()
   }
+}
+
+/**
+ * A redis-server of the test's own, for what the shared one must not see
+ * (paused, killed, reconfigured); woken and killed at teardown.
+ */
+export async function privateRedis (t: Test): Promise<{ url: string, server: ChildProcess }> {
+  const { port, server } = await startPrivateRedis()
+  t.teardown(() => { server.kill('SIGCONT'); server.kill('SIGKILL') })
+  return { url: `redis://127.0.0.1:${port}`, server }
+}
+
+/** A plain connection for the test to inspect or reconfigure Redis with; closed at teardown. */
+export function adminConnection (t: Test, url: string): Redis {
+  const admin = new Redis(url)
+  t.teardown(() => admin.disconnect())
+  return admin
 }

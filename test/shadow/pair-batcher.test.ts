@@ -1,15 +1,13 @@
 import t, { type Test } from 'tap'
-import { Redis } from 'ioredis'
 import { configSchema } from '../../src/config/schema.js'
 import { PairBatcher } from '../../src/shadow/pair-batcher.js'
 import { PairQueue } from '../../src/shadow/pair-queue.js'
 import type { CapturedResponse, Pair } from '../../src/shadow/pair.js'
 import { createKeys } from '../../src/store/keys.js'
-import { startPrivateRedis } from '../../src/store/redis-bootstrap.js'
 import { memoryLogger } from '../helpers/gateway.js'
 import { makePair } from '../helpers/pair-factory.js'
 import { readQueuedPairs } from '../helpers/pairs.js'
-import { dropNamespace, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
+import { adminConnection, dropNamespace, privateRedis, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
 
 function answer (body: Buffer): CapturedResponse {
   return { status: 200, headers: { 'content-type': 'application/json' }, body, bodyBytes: body.length, latencyMs: 3 }
@@ -79,9 +77,7 @@ t.test('while Redis is paused, bodies waiting in the socket are not overwritten 
   // a socket gets by default on Linux (its send buffer grows to 4 MB): the
   // rest of it waits as the arena's views in Node's own write queue until
   // Redis reads again.
-  const { port, server } = await startPrivateRedis()
-  t.teardown(() => { server.kill('SIGCONT'); server.kill('SIGKILL') })
-  const redisUrl = `redis://127.0.0.1:${port}`
+  const { url: redisUrl, server } = await privateRedis(t)
   const namespace = uniqueNamespace('batcher-paused')
   const { batcher, dropped } = await startBatcher(t, redisUrl, namespace, { maxPendingBytes: 24 * 1024 * 1024, batchPairs: 64, batchMs: 1_000 })
   const sent = new Map<string, Pair>()
@@ -128,13 +124,10 @@ t.test('what is queued is a copy of every body, each in its own slot', async (t)
 })
 
 t.test('a batch Redis refused gives its place in the arena back', async (t) => {
-  const { port, server } = await startPrivateRedis()
-  t.teardown(() => { server.kill('SIGKILL') })
-  const redisUrl = `redis://127.0.0.1:${port}`
+  const { url: redisUrl } = await privateRedis(t)
   const namespace = uniqueNamespace('batcher-refused')
   const { batcher, dropped } = await startBatcher(t, redisUrl, namespace, { maxPendingBytes: 64 * 1024, batchMs: 1 })
-  const admin = new Redis(redisUrl)
-  t.teardown(() => admin.disconnect())
+  const admin = adminConnection(t, redisUrl)
   const large = (index: number): Pair => makePair('feed', answer(bodyOf(index, 'baseline', 31_000)), answer(bodyOf(index, 'candidate', 31_000)))
 
   await admin.config('SET', 'maxmemory', '1')
@@ -165,8 +158,7 @@ t.test('a batch is sealed once it holds 64 MiB, however many pairs it may take',
   await batcher.drain(20_000)
 
   const keys = createKeys(namespace)
-  const admin = new Redis(redisUrl)
-  t.teardown(() => admin.disconnect())
+  const admin = adminConnection(t, redisUrl)
   t.same(dropped, [])
   t.equal(await admin.llen(`${keys.queuePrefix}:${keys.pairQueue}:wait`), 2, 'two jobs: 32 pairs, then the last one')
   t.equal((await readQueuedPairs(redisUrl, namespace)).length, 33)

@@ -1,24 +1,20 @@
 import t from 'tap'
-import { Redis } from 'ioredis'
 import { configSchema } from '../../src/config/schema.js'
 import { batchHeader } from '../../src/shadow/pair-codec.js'
 import { PairQueue } from '../../src/shadow/pair-queue.js'
 import { createKeys } from '../../src/store/keys.js'
-import { startPrivateRedis } from '../../src/store/redis-bootstrap.js'
 import { memoryLogger } from '../helpers/gateway.js'
+import { adminConnection, privateRedis } from '../helpers/redis.js'
 
 t.test('a batch whose push timed out leaves no list behind once Redis wakes', async (t) => {
-  const { port, server } = await startPrivateRedis()
-  t.teardown(() => { server.kill('SIGCONT'); server.kill('SIGKILL') })
-  const redisUrl = `redis://127.0.0.1:${port}`
+  const { url: redisUrl, server } = await privateRedis(t)
   const keys = createKeys('pair-queue-test')
   const queue = new PairQueue({
     keys, config: configSchema.shape.shadow.parse(undefined), logger: memoryLogger().logger, commandTimeoutMs: 300
   })
   await queue.start(redisUrl)
   t.teardown(async () => await queue.close())
-  const inspect = new Redis(redisUrl)
-  t.teardown(() => inspect.disconnect())
+  const inspect = adminConnection(t, redisUrl)
 
   server.kill('SIGSTOP')
   const started = Date.now()
@@ -37,16 +33,13 @@ t.test('a batch whose push timed out leaves no list behind once Redis wakes', as
 })
 
 t.test('a batch whose job Redis refuses leaves no list behind', async (t) => {
-  const { port, server } = await startPrivateRedis()
-  t.teardown(() => { server.kill('SIGKILL') })
-  const redisUrl = `redis://127.0.0.1:${port}`
-  const admin = new Redis(redisUrl)
-  t.teardown(() => admin.disconnect())
+  const { url: redisUrl } = await privateRedis(t)
+  const admin = adminConnection(t, redisUrl)
   // A user that may push lists but not run scripts: BullMQ adds a job with one.
   await admin.call('ACL', 'SETUSER', 'gateway', 'on', '>secret', '~*', '&*', '+@all', '-evalsha', '-eval')
   const keys = createKeys('pair-queue-test')
   const queue = new PairQueue({ keys, config: configSchema.shape.shadow.parse(undefined), logger: memoryLogger().logger })
-  await queue.start(`redis://gateway:secret@127.0.0.1:${port}`)
+  await queue.start(redisUrl.replace('//', '//gateway:secret@'))
   t.teardown(async () => await queue.close())
 
   await t.rejects(queue.write('refused', [batchHeader(0)], 0), { name: 'ReplyError', message: /NOPERM/ })

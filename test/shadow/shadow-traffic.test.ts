@@ -1,15 +1,13 @@
 import { gunzipSync, gzipSync } from 'node:zlib'
 import { performance } from 'node:perf_hooks'
 import t, { type Test } from 'tap'
-import { Redis } from 'ioredis'
 import { request } from 'undici'
-import { startPrivateRedis } from '../../src/store/redis-bootstrap.js'
 import { waitFor } from '../helpers/admin-api.js'
 import { startTestShadowramp } from '../helpers/gateway.js'
 import { json, startBackend, type BackendHandler, type TestBackend } from '../helpers/http.js'
 import { readQueuedPairs, waitForPairs } from '../helpers/pairs.js'
 import { stopProcess } from '../helpers/process.js'
-import { dropNamespace, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
+import { adminConnection, dropNamespace, privateRedis, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
 
 async function backends (t: Test, baseline: BackendHandler, candidate: BackendHandler): Promise<{ baseline: TestBackend, candidate: TestBackend }> {
   const pair = { baseline: await startBackend(baseline), candidate: await startBackend(candidate) }
@@ -149,10 +147,9 @@ t.test('a shadow backend that sleeps 5 s leaves live latency where it was', asyn
 })
 
 t.test('with Redis stopped every live request is still answered, nothing more is mirrored, and every lost pair is counted', async (t) => {
-  const { port, server } = await startPrivateRedis()
-  t.teardown(() => { server.kill('SIGKILL') })
+  const { url: redisUrl, server } = await privateRedis(t)
   const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
-  const { gateway } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url }, {}, `redis://127.0.0.1:${port}`)
+  const { gateway } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url }, {}, redisUrl)
 
   for (let index = 0; index < 20; index++) await send(gateway.gatewayUrl, `/products/${index}`)
   await new Promise((resolve) => setTimeout(resolve, 100))
@@ -172,11 +169,9 @@ t.test('with Redis stopped every live request is still answered, nothing more is
 })
 
 t.test('with Redis paused the pending pairs stay within their bound and flow once it resumes', async (t) => {
-  const { port, server } = await startPrivateRedis()
-  t.teardown(() => { server.kill('SIGCONT'); server.kill('SIGKILL') })
+  const { url: redisUrl, server } = await privateRedis(t)
   const big = JSON.stringify({ filler: 'x'.repeat(20_000) })
   const urls = await backends(t, (_q, response) => json(response, 200, { big, v: 1 }), (_q, response) => json(response, 200, { big, v: 2 }))
-  const redisUrl = `redis://127.0.0.1:${port}`
   const namespace = uniqueNamespace('paused')
   const gateway = await startTestShadowramp({
     redis: { url: redisUrl, namespace },
@@ -230,11 +225,8 @@ t.test('a pair larger than the whole pending bound is dropped alone, and mirrori
 })
 
 t.test('while Redis refuses writes nothing is mirrored, and mirroring resumes once it takes them', async (t) => {
-  const { port, server } = await startPrivateRedis()
-  t.teardown(() => { server.kill('SIGKILL') })
-  const redisUrl = `redis://127.0.0.1:${port}`
-  const admin = new Redis(redisUrl)
-  t.teardown(() => admin.disconnect())
+  const { url: redisUrl } = await privateRedis(t)
+  const admin = adminConnection(t, redisUrl)
   const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
   const { gateway, namespace } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url },
     { mirror: { noiseSampleRate: 0 } }, redisUrl)
@@ -294,8 +286,7 @@ t.test('Authorization, Cookie, Set-Cookie and configured secrets never appear in
   t.equal(pairs.length, 2)
   t.equal(urls.candidate.requests[0]?.headers.authorization, `Bearer ${secret}`, 'the shadow backend itself still gets the credentials')
 
-  const redis = new Redis(redisUrl)
-  t.teardown(() => redis.disconnect())
+  const redis = adminConnection(t, redisUrl)
   const keys = await redis.keys(`{${namespace}}*`)
   t.ok(keys.length > 0)
   for (const key of keys) {
