@@ -1,6 +1,6 @@
 import { hostname } from 'node:os'
 import type { Registry } from 'prom-client'
-import type { Config } from '../config/schema.js'
+import type { Config, ShadowConfig } from '../config/schema.js'
 import type { Keys } from '../store/keys.js'
 import type { Logger } from '../telemetry/logger.js'
 import { LoopPressure } from './loop-pressure.js'
@@ -35,6 +35,13 @@ export interface ShadowTrafficOptions {
 const drainMs = 2_000
 
 /**
+ * The most bodies one pair's record holds: the baseline's and the
+ * candidate's, and either the baseline's repeat (safe methods) or the
+ * request's body (a mirrored unsafe method).
+ */
+const maxBodiesPerPair = 3
+
+/**
  * Wires the shadow side of one gateway: the mirror the live path calls, the
  * batcher that gathers pairs, and the queue they are written to. Undefined
  * when no route mirrors anything.
@@ -43,6 +50,7 @@ export async function startShadowTraffic (config: Readonly<Config>, options: Sha
   if (!config.routes.some((route) => route.mirror !== undefined)) return undefined
 
   const logger = options.logger.child({ side: 'shadow' })
+  warnOfSmallPendingBound(config.shadow, logger)
   const metrics = createShadowMetrics(options.registry)
   const queue = new PairQueue({ keys: options.keys, config: config.shadow, logger, onDepth: (depth) => metrics.queueDepth.set(depth) })
   const batcher = new PairBatcher(queue, config.shadow, {
@@ -72,4 +80,19 @@ export async function startShadowTraffic (config: Readonly<Config>, options: Sha
       await mirror.close()
     }
   }
+}
+
+/**
+ * A bound that cannot hold one pair of bodies at the cap is allowed (tests
+ * and small deployments use one), but said at start: such pairs are
+ * dropped one by one later, each after its shadow request.
+ */
+function warnOfSmallPendingBound (shadow: ShadowConfig, logger: Logger): void {
+  const { maxPendingBytes, maxBodyBytes } = shadow
+  if (maxPendingBytes >= maxBodiesPerPair * maxBodyBytes) return
+
+  logger.warn({ maxPendingBytes, maxBodyBytes },
+    `shadow.maxPendingBytes (${maxPendingBytes} bytes) is less than ${maxBodiesPerPair} bodies of shadow.maxBodyBytes ` +
+    `(${maxBodyBytes} bytes): a pair with bodies near that cap will be dropped as larger-than-pending-bound; ` +
+    'raise shadow.maxPendingBytes or lower shadow.maxBodyBytes')
 }

@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks'
 import t, { type Test } from 'tap'
 import { request } from 'undici'
 import { waitFor } from '../helpers/admin-api.js'
-import { startTestShadowramp } from '../helpers/gateway.js'
+import { memoryLogger, startTestShadowramp } from '../helpers/gateway.js'
 import { json, startBackend, type BackendHandler, type TestBackend } from '../helpers/http.js'
 import { readQueuedPairs, waitForPairs } from '../helpers/pairs.js'
 import { stopProcess } from '../helpers/process.js'
@@ -222,6 +222,28 @@ t.test('a pair larger than the whole pending bound is dropped alone, and mirrori
 
   t.equal((await waitForPairs(redisUrl, namespace, 5)).length, 5, 'the pairs after it are mirrored and queued')
   t.equal(urls.candidate.requests.length, 6, 'each with its shadow request')
+})
+
+t.test('a pending bound smaller than three bodies at the cap is said at start', async (t) => {
+  const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
+  const redisUrl = await testRedisUrl()
+  const warningsWith = async (maxBodyBytes: number): Promise<Array<Record<string, unknown>>> => {
+    const { logger, lines } = memoryLogger('warn')
+    const namespace = uniqueNamespace('shadow')
+    const gateway = await startTestShadowramp({
+      redis: { url: redisUrl, namespace },
+      shadow: { maxPendingBytes: 100_000, maxBodyBytes },
+      routes: [{ name: 'products', paths: ['/products'], baseline: { url: urls.baseline.url }, candidate: { url: urls.candidate.url }, percentage: 0, mirror: {} }]
+    }, { redisUrl, logger })
+    await gateway.close()
+    await dropNamespace(redisUrl, namespace)
+    return lines().filter((line) => String(line.msg).startsWith('shadow.maxPendingBytes'))
+  }
+
+  const small = await warningsWith(40_000)
+  t.equal(small.length, 1, 'told once')
+  t.match(small[0], { level: 40, maxPendingBytes: 100_000, maxBodyBytes: 40_000, msg: /less than 3 bodies of shadow\.maxBodyBytes .*raise shadow\.maxPendingBytes/ })
+  t.same(await warningsWith(33_000), [], 'three bodies of 33 KB fit 100 KB: nothing said')
 })
 
 t.test('while Redis refuses writes nothing is mirrored, and mirroring resumes once it takes them', async (t) => {
