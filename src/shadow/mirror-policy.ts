@@ -114,7 +114,7 @@ export class MirrorPolicy {
     this.#healthyWindows++
     if (this.#factor < 1 && this.#healthyWindows >= windowsToRecover) {
       this.#healthyWindows = 0
-      this.#setFactor(Math.min(1, this.#factor * 2), 'shadow backend healthy again')
+      this.#setFactor(Math.min(1, this.#factor * 2), describeRecovery(this.#factor * 2))
     }
   }
 
@@ -130,4 +130,14 @@ function describeStruggle (answered: number, failed: number, slow: number, busy:
   if (busy > 0) return `${busy} shadow requests skipped in the last second: too many waiting for an answer`
 
   return `${failed} failed and ${slow} slow of ${answered} shadow requests in the last second`
+}
+
+/**
+ * Windows are judged as requests arrive, so a route that goes quiet while
+ * backed off keeps its factor: the reason says what it waits for.
+ */
+function describeRecovery (factor: number): string {
+  if (factor >= 1) return 'shadow backend healthy again'
+
+  return `shadow backend healthy again; the rate doubles after every ${windowsToRecover} healthy seconds of traffic`
 }

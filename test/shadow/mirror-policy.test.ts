@@ -64,6 +64,8 @@ t.test('the budget guard halves the rate while the shadow fails and doubles it b
   t.equal(policy.factor, 0.125, 'two healthy seconds are not enough to recover')
   second(false)
   t.equal(policy.factor, 0.25, 'three are')
+  t.equal(changes.at(-1)?.reason, 'shadow backend healthy again; the rate doubles after every 3 healthy seconds of traffic',
+    'a partial recovery says what it waits for')
   for (let index = 0; index < 6; index++) second(false)
   t.equal(policy.factor, 1, 'recovered to the whole sample rate')
   t.equal(changes.at(-1)?.reason, 'shadow backend healthy again')
