@@ -135,7 +135,11 @@ export async function seedRolloutStates (
     pipeline.hsetnx(keys.rolloutState, route, JSON.stringify(state))
   }
 
-  await pipeline.exec()
+  // A pipeline resolves even when its commands failed; a seed that timed
+  // out must fail its caller rather than let it go on to the next command.
+  for (const [error] of (await pipeline.exec()) ?? []) {
+    if (error !== null) throw error
+  }
 }
 
 export async function readRolloutStates (redis: RedisClient, keys: Keys): Promise<Map<string, RolloutState>> {
