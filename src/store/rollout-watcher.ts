@@ -2,6 +2,7 @@ import type { RedisClient } from './redis-connection.js'
 import type { Logger } from '../telemetry/logger.js'
 import type { Keys } from './keys.js'
 import { connectRedis, waitUntilReady } from './redis-connection.js'
+import { heartbeatDeadlineMs, RedisHeartbeat } from './redis-heartbeat.js'
 import { readRolloutState, readRolloutStates, seedRolloutStates, type SeedOrigin } from './rollout-store.js'
 
 /** What a percentage put back into a Redis that lost it says about itself. */
@@ -36,12 +37,18 @@ export interface RedisHealth {
  * announced on a channel and re-read at once; a full re-read runs
  * periodically in case a message was lost. While Redis is away the last
  * percentages known keep serving, and the outage is logged once.
+ *
+ * Redis is away when the command connection is lost, or when it stays open
+ * and Redis does not answer its heartbeat's PING in time (a stopped
+ * process, a network dropping packets): both read the same in health(),
+ * on /readyz and in the log.
  */
 export class RolloutWatcher {
   readonly #options: RolloutWatcherOptions
   readonly #percentages: Map<string, number>
   #commands: RedisClient | undefined
   #subscriber: RedisClient | undefined
+  #heartbeat: RedisHeartbeat | undefined
   #timer: NodeJS.Timeout | undefined
   #reachable = false
   #since = Date.now()
@@ -72,8 +79,10 @@ export class RolloutWatcher {
     this.#subscriber = connectRedis(redisUrl, { connectionName: 'shadowramp-rollout-sub', enableOfflineQueue: true })
 
     this.#commands.on('ready', () => { this.#markReachable(true); void this.#syncAll() })
-    this.#commands.on('close', () => this.#markReachable(false))
-    this.#commands.on('error', () => this.#markReachable(false))
+    this.#commands.on('close', () => this.#markReachable(false, 'connection lost'))
+    this.#commands.on('error', () => this.#markReachable(false, 'connection lost'))
+    this.#heartbeat = new RedisHeartbeat({ redis: this.#commands, onChange: (answering) => this.#followHeartbeat(answering) })
+    this.#heartbeat.start()
     this.#subscriber.on('error', () => {})
     this.#subscriber.on('message', (_channel: string, route: string) => { void this.#syncRoute(route) })
     void this.#subscriber.subscribe(keys.rolloutChanges).catch(() => {})
@@ -82,11 +91,12 @@ export class RolloutWatcher {
     this.#timer.unref()
 
     if (await waitUntilReady(this.#commands, startWaitMs)) await this.#syncAll()
-    if (!this.#reachable) this.#logOutage()
+    if (!this.#reachable) this.#logOutage('no connection at start-up')
   }
 
   async close (): Promise<void> {
     this.#closed = true
+    this.#heartbeat?.stop()
     clearInterval(this.#timer)
     this.#commands?.disconnect()
     this.#subscriber?.disconnect()
@@ -94,7 +104,9 @@ export class RolloutWatcher {
 
   async #syncAll (): Promise<void> {
     const redis = this.#commands
-    if (redis === undefined || redis.status !== 'ready') return
+    // A silent Redis keeps the connection 'ready': syncs sent to it would
+    // only wait, one more every re-read, until it wakes.
+    if (redis === undefined || redis.status !== 'ready' || !this.#reachable) return
 
     try {
       // Routes Redis has lost (a flushed or replaced Redis) get back the
@@ -112,7 +124,7 @@ export class RolloutWatcher {
 
   async #syncRoute (route: string): Promise<void> {
     const redis = this.#commands
-    if (redis === undefined || redis.status !== 'ready' || !this.#percentages.has(route)) return
+    if (redis === undefined || redis.status !== 'ready' || !this.#reachable || !this.#percentages.has(route)) return
 
     try {
       const state = await readRolloutState(redis, this.#options.keys, route)
@@ -131,7 +143,18 @@ export class RolloutWatcher {
     this.#options.onPercentage?.(route, percentage)
   }
 
-  #markReachable (reachable: boolean): void {
+  /**
+   * Redis answering again after a silence is followed by a full re-read:
+   * changes announced meanwhile may never have reached the subscriber.
+   */
+  #followHeartbeat (answering: boolean): void {
+    if (!answering) { this.#markReachable(false, `no answer to a ping within ${heartbeatDeadlineMs} ms`); return }
+
+    this.#markReachable(true)
+    void this.#syncAll()
+  }
+
+  #markReachable (reachable: boolean, reason?: string): void {
     if (this.#closed || reachable === this.#reachable) return
 
     this.#reachable = reachable
@@ -141,12 +164,12 @@ export class RolloutWatcher {
       this.#options.logger.info(this.#everReachable ? 'redis reachable again; following rollout state' : 'connected to redis; following rollout state')
       this.#everReachable = true
     } else {
-      this.#logOutage()
+      this.#logOutage(reason)
     }
   }
 
-  #logOutage (): void {
-    this.#options.logger.warn({ redisUrl: redactUrl(this.#options.redisUrl) },
+  #logOutage (reason: string | undefined): void {
+    this.#options.logger.warn({ redisUrl: redactUrl(this.#options.redisUrl), reason },
       'redis unreachable; serving with the last percentages known')
   }
 }
