@@ -3,6 +3,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { Registry } from 'prom-client'
 import type { Config } from '../config/schema.js'
 import { connectRedis, waitUntilReady } from '../store/redis-connection.js'
+import { heartbeatDeadlineMs } from '../store/redis-heartbeat.js'
 import type { Logger } from '../telemetry/logger.js'
 import { adminApi } from './admin-api.js'
 import { uiRoutes } from './ui-assets.js'
@@ -10,6 +11,7 @@ import { uiRoutes } from './ui-assets.js'
 export interface Readiness {
   /** False while the process drains for shutdown. */
   accepting: boolean
+  /** What the rollout watcher knows of Redis: its connection and its heartbeat. */
   redis: { reachable: boolean, since: number, lastSyncAt: number | undefined }
   percentages: Record<string, number>
 }
@@ -29,6 +31,16 @@ export interface AdminServerOptions {
 const redisStartWaitMs = 1_000
 
 /**
+ * How long a command of the admin API may wait for its answer, in ms: the
+ * patience the heartbeat has with a PING. The API's commands read a few
+ * keys or run one short script, answered in milliseconds. This bounds the
+ * first seconds of a freeze, before the heartbeat has noticed it: a
+ * request that sent a command then answers 503 after this long instead of
+ * waiting until Redis wakes.
+ */
+const commandTimeoutMs = heartbeatDeadlineMs
+
+/**
  * The admin listener (127.0.0.1 by default), apart from live traffic:
  * liveness, readiness and Prometheus metrics, open to all (they carry no
  * secrets, and Prometheus scrapes /metrics without a token), the web UI
@@ -43,7 +55,7 @@ export function buildAdminServer (options: AdminServerOptions): FastifyInstance 
     // `percentage` must not read as a request without one.
     ajv: { customOptions: { removeAdditional: false } }
   })
-  const redis = connectRedis(options.redisUrl, { connectionName: 'shadowramp-admin' })
+  const redis = connectRedis(options.redisUrl, { connectionName: 'shadowramp-admin', commandTimeout: commandTimeoutMs })
   // The rollout watcher logs Redis outages; the API reports them as 503.
   redis.on('error', () => {})
   app.addHook('onReady', async () => { await waitUntilReady(redis, redisStartWaitMs) })
@@ -57,6 +69,7 @@ export function buildAdminServer (options: AdminServerOptions): FastifyInstance 
     prefix: '/api',
     config: options.config,
     redis,
+    redisHealth: () => options.readiness().redis,
     served: (route) => options.readiness().percentages[route],
     now: options.now
   })

@@ -1,5 +1,6 @@
 import type { RouteConfig } from '../config/schema.js'
 import { SR_ERR_STATE_UNAVAILABLE, ShadowrampError } from '../errors.js'
+import { isCommandTimeout } from '../store/redis-connection.js'
 import { applyTransition, planAlertRollback } from '../rollout/rollout-actions.js'
 import { seedMissingState, type ApiContext } from './api-context.js'
 import type { RouteCatalog } from './route-view.js'
@@ -127,6 +128,14 @@ export interface RollbackRequest {
  * is left alone. Any route that could not be written fails the whole
  * call with 503, so the sender retries; on the retry, routes already
  * rolled back to 0 are left as they are.
+ *
+ * A write that got no answer in time (Redis stopped just after the
+ * admin API last heard from it) may still be applied when Redis wakes:
+ * it cannot be called back once written to the socket. The retry then
+ * finds the route rolled back, and leaves it at 0 or takes it from a
+ * previous step to 0, as a repeated notification of a still-firing alert
+ * does: never further, and never over a change made since, because each
+ * write expects the version it was computed on.
  */
 export async function rollBackRoutes (
   context: ApiContext, requests: readonly RollbackRequest[]
@@ -164,7 +173,11 @@ async function rollBackRoute (context: ApiContext, request: RollbackRequest): Pr
 
 /** A sender should retry whatever stopped the rollback: contention and outages pass. */
 function asUnavailable (error: unknown): ShadowrampError {
-  const why = error instanceof Error ? error.message : String(error)
+  if (isCommandTimeout(error)) {
+    const late = 'redis is unreachable (no answer in time); the rollback may still be written when Redis answers'
+    return new SR_ERR_STATE_UNAVAILABLE(`${late}: send it again, a route found rolled back goes no further than 0`, { cause: error })
+  }
 
+  const why = error instanceof Error ? error.message : String(error)
   return new SR_ERR_STATE_UNAVAILABLE(`the rollback was not written (${why}); send it again`, { cause: error })
 }

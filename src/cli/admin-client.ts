@@ -16,7 +16,9 @@ export interface AdminClientOptions {
 /** What a person should do about an answer, after the API's own message. */
 const hints: Record<number, string> = {
   401: '; set SHADOWRAMP_TOKEN to a token from admin.tokens',
-  403: '; put an operator token in SHADOWRAMP_TOKEN'
+  403: '; put an operator token in SHADOWRAMP_TOKEN',
+  // What the API answers 503 for is Redis being away: say what still runs.
+  503: '; the gateways go on serving with the percentages they know'
 }
 
 /**

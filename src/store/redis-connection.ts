@@ -72,3 +72,12 @@ export async function waitUntilReady (redis: RedisClient, timeoutMs: number): Pr
     redis.on('ready', onReady)
   })
 }
+
+/**
+ * Whether a command failed for getting no answer within the connection's
+ * `commandTimeout`. ioredis gives such an error no code or name of its
+ * own, only this message.
+ */
+export function isCommandTimeout (error: unknown): boolean {
+  return error instanceof Error && error.message === 'Command timed out'
+}
