@@ -1,5 +1,4 @@
 import { once } from 'node:events'
-import { performance } from 'node:perf_hooks'
 import t, { type Test } from 'tap'
 import type { Redis } from 'ioredis'
 import { connectRedis, waitUntilReady, type RedisClient } from '../../src/store/redis-connection.js'
@@ -69,14 +68,14 @@ t.test('stop() sends no more PINGs and says nothing of the one still waiting', a
   server.kill('SIGSTOP')
   t.ok(await waitFor(async () => told.length > 0, 3_000) < Infinity, 'told silent')
   heartbeat.stop()
-  const stoppedAt = performance.now()
   server.kill('SIGCONT')
+  // Counted once the PING that waited has surely been answered.
+  await sleep(2 * intervalMs)
   const before = await pingsAnswered(inspect)
   await sleep(6 * intervalMs)
 
   t.equal(await pingsAnswered(inspect) - before, 0, 'no PING after stop()')
   t.same(told, [false], 'the late answer of the waiting PING is not told')
-  t.ok(performance.now() - stoppedAt >= 6 * intervalMs)
 })
 
 t.test('a PING that fails with its closed connection tells nothing', async (t) => {
