@@ -31,7 +31,8 @@ async function timedCall (adminUrl: string, method: 'GET' | 'POST', path: string
       method, headers, body: body === undefined ? undefined : JSON.stringify(body), signal: AbortSignal.timeout(hangMs)
     })
     const text = await response.body.text()
-    return { status: response.statusCode, body: text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text, ms: performance.now() - started }
+    const parsed: unknown = text.startsWith('{') || text.startsWith('[') ? JSON.parse(text) : text
+    return { status: response.statusCode, body: parsed, ms: performance.now() - started }
   } catch {
     return { status: 0, body: undefined, ms: performance.now() - started }
   }
