@@ -151,7 +151,7 @@ export class PairBatcher {
       // Written or refused by Redis, the batch has all been read. Lost
       // with its connection, it was never sent. Timed out, or cut off by
       // shutdown, views of it may still wait in the socket, and later pairs
-      // may change them before they go: no job points at that list, which
+      // may change them before they go: no job points at that batch, which
       // the delete queued behind it removes (see PairQueue.write), or which
       // expires after retentionMs when the delete could not be sent.
       this.#arena.release(batch.charged)

@@ -1,27 +1,27 @@
 import type { CapturedRequest, CapturedResponse, Pair } from './pair.js'
 
 /**
- * The form a batch of pairs takes in Redis: a list whose first element is
- * "SRB3" and the number of pairs, and whose other elements, joined, are the
- * pairs' records one after the other. A record is five 32-bit lengths (its
- * description, then its bodies in the order request, baseline, candidate,
- * baseline repeat, with 0xffffffff for a body that is absent), the
- * description as JSON (everything but the bodies), and the bodies as raw
- * bytes.
+ * The form a batch of pairs takes in Redis: one string, which starts with
+ * "SRB4" and the number of pairs, followed by the pairs' records one after
+ * the other. A record is five 32-bit lengths (its description, then its
+ * bodies in the order request, baseline, candidate, baseline repeat, with
+ * 0xffffffff for a body that is absent), the description as JSON
+ * (everything but the bodies), and the bodies as raw bytes.
  *
  * The gateway writes each record straight into its arena (see
  * pair-arena.ts), where a batch's records lie next to each other: a batch
- * then reaches Redis as one or two large elements, views of the arena,
- * instead of three or four small ones per pair. The gateway copies no body
- * into a batch buffer of its own (a worker joins the two elements of a
- * batch that wrapped round the arena), and Redis keeps a few large strings
- * rather than hundreds of list entries per batch.
+ * then reaches Redis as the header and one or two views of the arena,
+ * streamed as the one value of a SET. The gateway copies no body into a
+ * batch buffer of its own, and Redis keeps the value as it read it: a list
+ * element would be copied once more into the list's own node.
  */
 
-const magic = 'SRB3'
+const magic = 'SRB4'
 const bodySlots = 4
 const headerBytes = 4 * (1 + bodySlots)
 const absent = 0xffff_ffff
+/** The mark and the number of pairs. */
+const batchHeaderBytes = 8
 
 export class PairDecodeError extends Error {
   constructor (message: string) {
@@ -109,15 +109,15 @@ export function writePair (encoded: EncodedPair, target: Buffer): void {
   }
 }
 
-/** The element a batch of `pairs` records starts with. */
+/** What a batch of `pairs` records starts with. */
 export function batchHeader (pairs: number): Buffer {
-  const header = Buffer.allocUnsafe(8)
+  const header = Buffer.allocUnsafe(batchHeaderBytes)
   header.write(magic, 0, 'latin1')
   header.writeUInt32BE(pairs, 4)
   return header
 }
 
-/** A whole batch in one new buffer, for callers that hold pairs rather than an arena (tools, tests). */
+/** A whole batch as its header and its records in one new buffer, for callers that hold pairs rather than an arena (tools, tests). */
 export function encodeBatchParts (pairs: readonly Pair[]): Buffer[] {
   const encoded = pairs.map(encodePair)
   const records = Buffer.allocUnsafe(encoded.reduce((sum, pair) => sum + pair.bytes, 0))
@@ -129,17 +129,17 @@ export function encodeBatchParts (pairs: readonly Pair[]): Buffer[] {
   return [batchHeader(pairs.length), records]
 }
 
+/** The pairs of a batch given as parts, which joined are the batch (one part: the value read from Redis). */
 export function decodeBatchParts (parts: readonly Buffer[]): Pair[] {
-  const header = parts[0]
-  if (header === undefined || header.length !== 8) throw new PairDecodeError('not a batch of pairs')
-  const mark = header.toString('latin1', 0, 4)
+  const batch = parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts)
+  if (batch.length < batchHeaderBytes) throw new PairDecodeError('not a batch of pairs')
+  const mark = batch.toString('latin1', 0, 4)
   if (mark !== magic) {
     throw new PairDecodeError(`not a batch of pairs of this version: it starts with ${JSON.stringify(mark)}, this version writes ${JSON.stringify(magic)}`)
   }
 
-  const count = header.readUInt32BE(4)
-  const rest = parts.slice(1)
-  const records = rest.length === 1 ? rest[0] as Buffer : Buffer.concat(rest)
+  const count = batch.readUInt32BE(4)
+  const records = batch.subarray(batchHeaderBytes)
   const pairs: Pair[] = []
   let at = 0
   for (let index = 0; index < count; index++) {

@@ -3,10 +3,10 @@ import type { RedisClient } from '../store/redis-connection.js'
 import type { ShadowConfig } from '../config/schema.js'
 import type { Keys } from '../store/keys.js'
 import { connectRedis, waitUntilReady } from '../store/redis-connection.js'
-import { pushParts } from '../store/streamed-push.js'
+import { setParts } from '../store/streamed-set.js'
 import type { Logger } from '../telemetry/logger.js'
 
-/** The job a batch of pairs becomes: its parts wait in a list of their own. */
+/** The job a batch of pairs becomes: the batch itself waits under a key of its own. */
 export interface PairBatchJob {
   batchKey: string
   pairs: number
@@ -19,7 +19,7 @@ export type QueueState = 'accepting' | 'redis-unreachable' | 'queue-full'
 const depthPollMs = 1_000
 
 /**
- * The producer side of the queue. A batch is a Redis list of its records
+ * The producer side of the queue. A batch is one Redis string of its records
  * (see pair-codec.ts) plus one small BullMQ job that points at it, so
  * neither the gateway nor Redis pays for turning bodies into JSON strings.
  * Nothing here waits for Redis while it is away: commands fail at once.
@@ -83,12 +83,10 @@ export class PairQueue {
 
     const batchKey = this.#keys.pairBatch(batchId)
     const bytes = parts.reduce((sum, part) => sum + part.length, 0)
-    // Two commands written together rather than a MULTI: ioredis would copy
-    // a MULTI into one buffer, and a batch is megabytes (pushParts spares
-    // the RPUSH that copy too). Both reach Redis before the job that points
-    // at the list is added.
+    // One SET with its expiry, the parts streamed uncopied (setParts): the
+    // batch is stored before the job that points at it is added.
     try {
-      await Promise.all([pushParts(redis, batchKey, parts), redis.pexpire(batchKey, this.#config.retentionMs)])
+      await setParts(redis, batchKey, parts, this.#config.retentionMs)
       await queue.add('pairs', { batchKey, pairs, bytes }, {
         jobId: batchId,
         removeOnComplete: true,
@@ -97,10 +95,10 @@ export class PairQueue {
         backoff: { type: 'exponential', delay: 1_000 }
       })
     } catch (error) {
-      // The batch counts as dropped, so its list goes. Timed out, the push
+      // The batch counts as dropped, so its key goes. Timed out, the SET
       // or the add may still run once Redis wakes; the delete queues behind
-      // them on the same connection, so no list waits for retentionMs with
-      // no job pointing at it, and a job added late finds its list gone
+      // them on the same connection, so no batch waits for retentionMs with
+      // no job pointing at it, and a job added late finds its batch gone
       // (the worker counts that batch as missing) rather than being judged.
       redis.unlink(batchKey).catch(() => {})
       throw error

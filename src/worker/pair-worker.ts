@@ -113,8 +113,8 @@ export class PairWorker {
 
   async #processBatch (job: Job<PairBatchJob>): Promise<void> {
     const redis = this.#redis as RedisClient
-    const encoded = await redis.lrangeBuffer(job.data.batchKey, 0, -1)
-    if (encoded.length === 0) {
+    const encoded = await readBatch(redis, job.data.batchKey)
+    if (encoded === null) {
       // Counted already and cleaned up by an earlier attempt, expired
       // unread, or deleted by a gateway that gave up on writing it (its
       // pairs counted as dropped there) while the job was still added.
@@ -123,7 +123,7 @@ export class PairWorker {
       return
     }
 
-    const pairs = decodePairs(encoded)
+    const pairs = decodePairs([encoded])
     for (const [route, routePairs] of groupByRoute(pairs)) {
       const records = await this.#judgeRoute(route, routePairs)
       await recordPairs(redis, this.#keys, route, job.id ?? job.data.batchKey, records)
@@ -182,6 +182,20 @@ export class PairWorker {
     this.#judgements.set(route, judgement)
 
     return judgement
+  }
+}
+
+/**
+ * The batch a job points at, null when it is gone. A batch of an earlier
+ * version, stored as a list, fails at once: no retry would read it.
+ */
+async function readBatch (redis: RedisClient, batchKey: string): Promise<Buffer | null> {
+  try {
+    return await redis.getBuffer(batchKey)
+  } catch (error) {
+    if (!(error as Error).message?.startsWith('WRONGTYPE')) throw error
+    throw new UnrecoverableError(`batch of pairs is damaged: ${batchKey} is not a string, as gateways of this version write it: ` +
+      'a gateway of an earlier version wrote it (let workers of that version empty the queue before an upgrade)')
   }
 }
 

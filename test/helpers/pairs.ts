@@ -14,8 +14,8 @@ export async function readQueuedPairs (redisUrl: string, namespace: string): Pro
     const jobs = await queue.getJobs(['waiting', 'active', 'delayed', 'failed'])
     const pairs: Pair[] = []
     for (const job of jobs) {
-      const parts = await redis.lrangeBuffer(job.data.batchKey, 0, -1)
-      if (parts.length > 0) pairs.push(...decodeBatchParts(parts))
+      const batch = await redis.getBuffer(job.data.batchKey)
+      if (batch !== null) pairs.push(...decodeBatchParts([batch]))
     }
     return pairs
   } finally {

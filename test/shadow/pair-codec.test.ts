@@ -45,7 +45,7 @@ t.test('a damaged batch is a clear error, not a crash', async (t) => {
   t.throws(() => decodeBatchParts([header, records.subarray(0, -1)]), { name: 'PairDecodeError', message: 'batch cut short in pair 0' })
   t.throws(() => decodeBatchParts([header, records.subarray(0, 10)]), { message: 'batch cut short at pair 0' })
   t.throws(() => decodeBatchParts([header, records, Buffer.from('extra')]), { message: 'batch has 5 bytes after its last pair' })
-  t.throws(() => decodeBatchParts([Buffer.from('nonsense')]), { name: 'PairDecodeError', message: 'not a batch of pairs of this version: it starts with "nons", this version writes "SRB3"' })
+  t.throws(() => decodeBatchParts([Buffer.from('nonsense')]), { name: 'PairDecodeError', message: 'not a batch of pairs of this version: it starts with "nons", this version writes "SRB4"' })
   t.throws(() => decodeBatchParts([Buffer.from('SRB3')]), { name: 'PairDecodeError', message: 'not a batch of pairs' }, 'a header cut short')
   t.throws(() => decodeBatchParts([batchHeader(1)]), { message: 'batch cut short at pair 0' }, 'a header with no records')
 

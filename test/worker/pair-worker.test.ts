@@ -18,7 +18,7 @@ import { startTestShadowramp, memoryLogger, testConfig } from '../helpers/gatewa
 import { json, startBackend } from '../helpers/http.js'
 import { jsonAnswer, makePair } from '../helpers/pair-factory.js'
 import { spawnWorker } from '../helpers/process.js'
-import { dropNamespace, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
+import { adminConnection, dropNamespace, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
 
 // Every test here runs within minutes, so a report over the last ten minutes
 // sees all of it; a wider window reads more buckets on every poll.
@@ -159,20 +159,26 @@ t.test('a damaged batch, or one in an earlier format, goes to the failed set wit
   t.teardown(async () => await queue.close())
   await queue.write('damaged', [batchHeader(3), Buffer.from('{"not": "a pair"}')], 3)
   await queue.write('earlier', [Buffer.from('SRB2\u0000\u0000\u0000\u0001'), Buffer.from('{"id":"x"}')], 1)
+  // Gateways before SRB4 stored a batch as a list: its job finds no string.
+  await queue.write('as-a-list', [batchHeader(1)], 1)
+  const admin = adminConnection(t, redisUrl)
+  await admin.unlink(keys.pairBatch('as-a-list'))
+  await admin.rpush(keys.pairBatch('as-a-list'), Buffer.from('SRB3\u0000\u0000\u0000\u0001'))
   await startWorker(t, redisUrl, config)
 
   const inspect = new Queue(keys.pairQueue, { connection: { url: redisUrl }, prefix: keys.queuePrefix })
   t.teardown(async () => await inspect.close())
   let failed = await inspect.getFailed()
-  for (let attempt = 0; attempt < 100 && failed.length < 2; attempt++) {
+  for (let attempt = 0; attempt < 100 && failed.length < 3; attempt++) {
     await new Promise((resolve) => setTimeout(resolve, 50))
     failed = await inspect.getFailed()
   }
   const reasons = Object.fromEntries(failed.map((job) => [job.id, job.failedReason]))
-  t.same(Object.keys(reasons).sort(), ['damaged', 'earlier'])
+  t.same(Object.keys(reasons).sort(), ['as-a-list', 'damaged', 'earlier'])
   t.match(reasons['damaged'], /batch of pairs is damaged: batch cut short at pair 0/)
-  t.match(reasons['earlier'], 'batch of pairs is damaged: not a batch of pairs of this version: it starts with "SRB2", this version writes "SRB3"')
-  t.same(failed.map((job) => job.attemptsMade), [1, 1], 'not retried: they would not decode the next time either')
+  t.match(reasons['earlier'], 'batch of pairs is damaged: not a batch of pairs of this version: it starts with "SRB2", this version writes "SRB4"')
+  t.match(reasons['as-a-list'], /batch of pairs is damaged: .*pair-batch:as-a-list is not a string, as gateways of this version write it: a gateway of an earlier version wrote it/)
+  t.same(failed.map((job) => job.attemptsMade), [1, 1, 1], 'not retried: they would not decode the next time either')
 })
 
 t.test('noise learned from repeated baseline answers is kept out of the divergence; a real change is not', async (t) => {
