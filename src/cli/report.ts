@@ -31,11 +31,27 @@ export async function printReport (config: Readonly<Config>, redisUrl: string, o
     if (options.json) { write(JSON.stringify(reports, null, 2)); return reports }
 
     const text = reports.map((report) => formatRouteReport(report, options.sinceLabel)).join('\n\n')
-    // The usual reason for nothing at all: another Redis or namespace than the gateway's.
-    const empty = reports.every((report) => report.pairs === 0)
-    write(empty ? `${text}\n\nno pairs at all in namespace ${config.redis.namespace} at ${redactUrl(redisUrl)}: if the gateway mirrors, check that this configuration names its redis.url and redis.namespace` : text)
+    const hint = emptyReportHint(config, redisUrl, options.route, reports)
+    write(hint === undefined ? text : `${text}\n\n${hint}`)
     return reports
   } finally {
     redis.disconnect()
   }
+}
+
+/**
+ * Why a report may be empty. One route: it may have no mirror, which the
+ * configuration tells; other routes may have pairs, so the namespace is
+ * not called empty. Every route empty: the usual reason is another Redis
+ * or namespace than the gateway's.
+ */
+function emptyReportHint (config: Readonly<Config>, redisUrl: string, route: string | undefined, reports: readonly RouteReport[]): string | undefined {
+  if (reports.some((report) => report.pairs > 0)) return undefined
+  const place = `namespace ${config.redis.namespace} at ${redactUrl(redisUrl)}`
+  const check = 'check that this configuration names its redis.url and redis.namespace'
+  if (route === undefined) return `no pairs at all in ${place}: if the gateway mirrors, ${check}`
+
+  const mirrored = config.routes.some((each) => each.name === route && each.mirror !== undefined)
+  if (!mirrored) return `no pairs for ${route}: it has no mirror in this configuration, so no gateway compares its answers`
+  return `no pairs for ${route} in ${place}: if a gateway mirrors it, ${check}`
 }

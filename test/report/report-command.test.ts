@@ -67,7 +67,24 @@ t.test('shadowramp report prints each route for people, and as JSON for scripts'
   const elsewhere = spawnSync(process.execPath, ['dist/cli/main.js', 'report', '--config', emptyFile], { encoding: 'utf8', timeout: 20_000 })
   t.equal(elsewhere.status, 0, elsewhere.stderr)
   t.match(elsewhere.stdout, new RegExp(`no pairs at all in namespace ${namespace}-empty at redis://`), 'a namespace with nothing in it is named')
-  t.notMatch(text.stdout, /no pairs at all/, 'and only then')
+  t.notMatch(text.stdout, /no pairs/, 'and only then')
+
+  // One empty route beside a route with pairs: the namespace is not called empty.
+  const twoRoutes = join(dir, 'two-routes.yaml')
+  writeFileSync(twoRoutes, stringify({
+    redis: { url: redisUrl, namespace },
+    routes: [
+      { name: 'feed', paths: ['/feed'], baseline: { url: 'http://127.0.0.1:1' }, candidate: { url: 'http://127.0.0.1:2' } },
+      { name: 'carts', paths: ['/carts'], baseline: { url: 'http://127.0.0.1:1' }, candidate: { url: 'http://127.0.0.1:2' } },
+      { name: 'videos', paths: ['/videos'], baseline: { url: 'http://127.0.0.1:1' }, candidate: { url: 'http://127.0.0.1:2' }, mirror: {} }
+    ]
+  }))
+  const reportOf = (route: string) => spawnSync(process.execPath, ['dist/cli/main.js', 'report', route, '--config', twoRoutes], { encoding: 'utf8', timeout: 20_000 })
+  const carts = reportOf('carts')
+  t.equal(carts.status, 0, carts.stderr)
+  t.match(carts.stdout, /no pairs for carts: it has no mirror in this configuration/, 'an unmirrored route is said to be one')
+  t.notMatch(carts.stdout, /no pairs at all/)
+  t.match(reportOf('videos').stdout, new RegExp(`no pairs for videos in namespace ${namespace} at redis://.*: if a gateway mirrors it, check`))
 
   const unknown = run('nonsense')
   t.equal(unknown.status, 1)
