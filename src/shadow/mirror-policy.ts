@@ -35,7 +35,7 @@ export class MirrorPolicy {
   #refilledAt: number
   #inFlight = 0
   #factor = 1
-  #window = { startedAt: 0, answered: 0, failed: 0, slow: 0, busy: 0 }
+  #window: Window = { startedAt: 0, answered: 0, failed: 0, slow: 0, busy: 0 }
   #healthyWindows = 0
 
   constructor (config: MirrorConfig, now: number, onRateChange: (change: RateChange) => void = () => {}) {
@@ -100,14 +100,16 @@ export class MirrorPolicy {
   }
 
   #judgeWindow (now: number): void {
-    if (now - this.#window.startedAt < windowMs) return
+    const age = now - this.#window.startedAt
+    if (age < windowMs) return
 
-    const { answered, failed, slow, busy } = this.#window
+    const window = this.#window
     this.#window = { startedAt: now, answered: 0, failed: 0, slow: 0, busy: 0 }
-    const struggling = busy > 0 || (answered >= minAnswers && (failed + slow) / answered > struggleShare)
-    if (struggling) {
+    const verdict = judge(window, age >= 2 * windowMs)
+    if (verdict === 'unclear') return
+    if (verdict === 'struggling') {
       this.#healthyWindows = 0
-      this.#setFactor(Math.max(minFactor, this.#factor / 2), describeStruggle(answered, failed, slow, busy))
+      this.#setFactor(Math.max(minFactor, this.#factor / 2), describeStruggle(window))
       return
     }
 
@@ -126,7 +128,37 @@ export class MirrorPolicy {
   }
 }
 
-function describeStruggle (answered: number, failed: number, slow: number, busy: number): string {
+interface Window {
+  startedAt: number
+  answered: number
+  failed: number
+  slow: number
+  busy: number
+}
+
+/**
+ * What a window says of the shadow backend. Struggling: a shadow request
+ * was skipped for too many in flight, more than a fifth of its answers
+ * failed or were slow, or, with too few answers for a share to mean much,
+ * every one of them did. Healthy: answers, and none of them in trouble
+ * beyond that fifth. Unclear, which changes nothing: no answers at all,
+ * too few mixed ones, or a window judged long after it began (the route
+ * went quiet), whose trouble is old news; its good answers still count
+ * towards recovery, or a route with sparse traffic would never recover.
+ */
+function judge (window: Window, stale: boolean): 'struggling' | 'healthy' | 'unclear' {
+  const { answered, failed, slow, busy } = window
+  const troubled = failed + slow
+  if (answered === 0 && busy === 0) return 'unclear'
+  if (stale) return troubled === 0 && busy === 0 ? 'healthy' : 'unclear'
+  if (busy > 0) return 'struggling'
+  if (answered >= minAnswers) return troubled / answered > struggleShare ? 'struggling' : 'healthy'
+  if (troubled === 0) return 'healthy'
+
+  return troubled === answered ? 'struggling' : 'unclear'
+}
+
+function describeStruggle ({ answered, failed, slow, busy }: Window): string {
   if (busy > 0) return `${busy} shadow requests skipped in the last second: too many waiting for an answer`
 
   return `${failed} failed and ${slow} slow of ${answered} shadow requests in the last second`

@@ -98,11 +98,15 @@ export class ShadowMirror implements Mirror {
   #createRoute (route: RouteConfig, config: MirrorConfig): ShadowRoute {
     const pool = { timeoutMs: config.timeoutMs, connections: config.maxInFlight }
     const stickyHeader = route.stickyKey.startsWith('header:') ? route.stickyKey.slice('header:'.length).toLowerCase() : undefined
+    let factorBefore = 1
     const onRateChange = (change: RateChange): void => {
       const { factor, reason } = change
       this.#options.onRateChange?.(route.name, change)
       this.#options.metrics.rateFactor.set({ route: route.name }, factor)
-      this.#options.logger.warn({ route: route.name, factor, reason }, `shadow rate of ${route.name} at ${Math.round(factor * 1000) / 10}% of its sample rate: ${reason}`)
+      // Backing off is worth a warn; recovering from it is news, not trouble.
+      const level = factor < factorBefore ? 'warn' : 'info'
+      factorBefore = factor
+      this.#options.logger[level]({ route: route.name, factor, reason }, `shadow rate of ${route.name} at ${Math.round(factor * 1000) / 10}% of its sample rate: ${reason}`)
     }
     this.#options.metrics.rateFactor.set({ route: route.name }, 1)
 

@@ -82,3 +82,69 @@ t.test('slow answers count as struggling too, and the draw is thinned while back
   t.equal(policy.admit('GET', 1_000, 0.6), 'backoff', 'a draw above half the sample rate is skipped')
   t.equal(policy.admit('GET', 1_000, 0.4), 'mirror')
 })
+
+/** One second of `answers` shadow requests, each failing or not, judged when the next second begins. */
+function runSecond (policy: MirrorPolicy, at: number, answers: boolean[]): void {
+  for (const failing of answers) {
+    if (policy.admit('GET', at, 0) === 'mirror') policy.release(failing ? 5 : 20, failing)
+  }
+}
+
+t.test('with too few answers for a share, a second in which every one failed still counts as struggling', async (t) => {
+  const changes: RateChange[] = []
+  const policy = new MirrorPolicy(mirrorConfig({ timeoutMs: 200 }), 0, (change) => changes.push(change))
+
+  // A shadow backend refusing everything, on a route with two shadow requests a second.
+  for (let second = 0; second < 12; second++) runSecond(policy, second * 1_000, [true, true])
+  policy.admit('GET', 12_000, 0)
+  t.equal(policy.factor, 1 / 128, 'backed off down to the floor')
+  t.notOk(changes.some((change) => change.factor > 1 / 128 && /healthy/.test(change.reason)), 'never called healthy on the way down')
+
+  const mixed = new MirrorPolicy(mirrorConfig({ timeoutMs: 200 }), 0)
+  runSecond(mixed, 0, [true, false, false])
+  mixed.admit('GET', 1_000, 0)
+  t.equal(mixed.factor, 1, 'one failure of three is too few to tell')
+})
+
+t.test('a second without answers tells nothing, and does not count towards recovery', async (t) => {
+  const policy = new MirrorPolicy(mirrorConfig({ timeoutMs: 200 }), 0)
+  runSecond(policy, 0, Array.from({ length: 10 }, () => true))
+  policy.admit('GET', 1_000, 0)
+  t.equal(policy.factor, 0.5)
+
+  // Sampled requests that the back-off skips: seconds go by without a shadow answer.
+  for (let second = 2; second < 8; second++) t.equal(policy.admit('GET', second * 1_000, 0.9), 'backoff')
+  t.equal(policy.factor, 0.5, 'six seconds without answers')
+  for (let second = 8; second < 12; second++) runSecond(policy, second * 1_000, [false, false])
+  t.equal(policy.factor, 1, 'three seconds with healthy answers')
+})
+
+t.test('trouble counted before a route went quiet is old news when its traffic returns', async (t) => {
+  const changes: RateChange[] = []
+  const policy = new MirrorPolicy(mirrorConfig({ timeoutMs: 200, maxInFlight: 2 }), 0, (change) => changes.push(change))
+  // Shadow requests pile up, then live traffic stops for twenty seconds.
+  for (let index = 0; index < 10; index++) policy.admit('GET', 0, 0)
+  t.equal(policy.factor, 1)
+  policy.release(20, false)
+  policy.release(20, false)
+
+  policy.admit('GET', 20_000, 0)
+  t.equal(policy.factor, 1, 'the skips of twenty seconds ago do not halve the rate')
+  t.same(changes, [])
+
+  // Fresh trouble still counts.
+  for (let index = 0; index < 10; index++) policy.admit('GET', 20_500, 0)
+  policy.admit('GET', 21_000, 0)
+  t.equal(policy.factor, 0.5)
+})
+
+t.test('good answers counted before a route went quiet still count towards recovery', async (t) => {
+  const policy = new MirrorPolicy(mirrorConfig({ timeoutMs: 200 }), 0)
+  runSecond(policy, 0, Array.from({ length: 10 }, () => true))
+  policy.admit('GET', 1_000, 0)
+  t.equal(policy.factor, 0.5)
+
+  // A sparse route: one healthy answer every five seconds.
+  for (let second = 5; second <= 20; second += 5) runSecond(policy, second * 1_000, [false])
+  t.equal(policy.factor, 1, 'recovered on answers spread out in time')
+})

@@ -277,6 +277,47 @@ t.test('while Redis refuses writes nothing is mirrored, and mirroring resumes on
   }, 5_000) < 5_000, 'mirroring resumes by itself')
 })
 
+t.test('a failing shadow backend backs the rate off, and its recovery is told as news, not trouble', async (t) => {
+  let failing = true
+  const urls = await backends(t, answerAs('baseline'), (request, response) => {
+    if (failing) { response.socket?.destroy(); return }
+    json(response, 200, { from: 'candidate', path: request.url })
+  })
+  const redisUrl = await testRedisUrl()
+  const namespace = uniqueNamespace('shadow')
+  const { logger, lines } = memoryLogger('info')
+  const gateway = await startTestShadowramp({
+    redis: { url: redisUrl, namespace },
+    routes: [{ name: 'products', paths: ['/products/:id'], baseline: { url: urls.baseline.url }, candidate: { url: urls.candidate.url }, percentage: 0, mirror: { noiseSampleRate: 0 } }]
+  }, { redisUrl, logger })
+  t.teardown(async () => { await gateway.close(); await dropNamespace(redisUrl, namespace) })
+  const factor = async (): Promise<number> => await metricValue(gateway.adminUrl, /shadowramp_shadow_rate_factor\{route="products"\} ([\d.e-]+)/)
+  const statuses = new Set<number>()
+  // Twenty live requests a second until the rate factor says `done`, or the time is up.
+  const sendUntil = async (done: (factor: number) => boolean, timeoutMs: number): Promise<number> => {
+    const deadline = Date.now() + timeoutMs
+    let index = 0
+    while (Date.now() < deadline) {
+      statuses.add((await send(gateway.gatewayUrl, `/products/${index++}`)).status)
+      if (index % 10 === 0 && done(await factor())) break
+      await new Promise((resolve) => setTimeout(resolve, 50))
+    }
+    return await factor()
+  }
+
+  t.ok(await sendUntil((value) => value <= 0.5, 8_000) <= 0.5, 'backed off while every shadow request is reset')
+  failing = false
+  t.equal(await sendUntil((value) => value === 1, 15_000), 1, 'back to the whole sample rate once the shadow answers')
+  t.same([...statuses], [200], 'every live request answered by the baseline throughout')
+
+  const told = lines().filter((line) => String(line.msg).startsWith('shadow rate of products'))
+  t.match(told[0], { level: 40, factor: 0.5, msg: /at 50% of its sample rate: \d+ failed and 0 slow of \d+ shadow requests in the last second/ })
+  t.match(told.at(-1), { level: 30, factor: 1, msg: 'shadow rate of products at 100% of its sample rate: shadow backend healthy again' })
+  const levels = told.map((line, index) => [line.factor as number > ((told[index - 1]?.factor as number | undefined) ?? 1), line.level])
+  t.same(levels.filter(([rise]) => rise === true).map(([, level]) => level), levels.filter(([rise]) => rise === true).map(() => 30), 'every rise is told at info')
+  t.ok(levels.filter(([rise]) => rise === false).every(([, level]) => level === 40), 'every fall at warn')
+})
+
 t.test('a gzip pair arrives as received and decodes', async (t) => {
   const gzipped = (name: string): BackendHandler => (_request, response) => {
     const body = gzipSync(JSON.stringify({ from: name, items: Array.from({ length: 50 }, (_v, id) => ({ id })) }))
