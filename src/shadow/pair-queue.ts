@@ -3,6 +3,7 @@ import type { RedisClient } from '../store/redis-connection.js'
 import type { ShadowConfig } from '../config/schema.js'
 import type { Keys } from '../store/keys.js'
 import { connectRedis, waitUntilReady } from '../store/redis-connection.js'
+import { RedisHeartbeat } from '../store/redis-heartbeat.js'
 import { setParts } from '../store/streamed-set.js'
 import type { Logger } from '../telemetry/logger.js'
 
@@ -35,6 +36,9 @@ export class PairQueue {
   #timer: NodeJS.Timeout | undefined
   #depth = 0
   #reachable = true
+  #heartbeat: RedisHeartbeat | undefined
+  /** The connection is open but Redis left a PING unanswered (stopped, or the network drops packets). */
+  #silent = false
 
   /**
    * `commandTimeoutMs`: a command Redis has not answered by then fails, so
@@ -54,11 +58,17 @@ export class PairQueue {
     this.#redis = redis
     redis.on('error', () => this.#markReachable(false))
     redis.on('ready', () => {
+      this.#silent = false
       this.#markReachable(true)
       // BullMQ checks the server as it is built; with commands failing fast
       // while disconnected, it is built once the connection is ready.
       this.#queue ??= this.#createQueue(redis)
     })
+    // A stopped Redis leaves the connection open and 'ready': without the
+    // PING, pairs would go on being mirrored and held for writes that can
+    // only time out.
+    this.#heartbeat = new RedisHeartbeat({ redis, onChange: (answering) => this.#followHeartbeat(answering) })
+    this.#heartbeat.start()
     this.#timer = setInterval(() => { void this.#readDepth() }, depthPollMs)
     this.#timer.unref()
     await waitUntilReady(redis, waitMs)
@@ -70,7 +80,7 @@ export class PairQueue {
   }
 
   state (): QueueState {
-    if (this.#queue === undefined || this.#redis?.status !== 'ready') return 'redis-unreachable'
+    if (this.#queue === undefined || this.#redis?.status !== 'ready' || this.#silent) return 'redis-unreachable'
 
     return this.#depth >= this.#config.maxQueueDepth ? 'queue-full' : 'accepting'
   }
@@ -113,20 +123,27 @@ export class PairQueue {
   }
 
   async close (): Promise<void> {
+    this.#heartbeat?.stop()
     clearInterval(this.#timer)
     await this.#queue?.close().catch(() => {})
     this.#redis?.disconnect()
   }
 
   async #readDepth (): Promise<void> {
-    if (this.#queue === undefined || this.#redis?.status !== 'ready') return
+    const queue = this.#queue
+    if (queue === undefined || this.state() === 'redis-unreachable') return
 
     try {
-      this.#depth = await this.#queue.getWaitingCount()
+      this.#depth = await queue.getWaitingCount()
       this.#onDepth(this.#depth)
     } catch {
       // Read again at the next tick; the state stays as last known.
     }
+  }
+
+  #followHeartbeat (answering: boolean): void {
+    this.#silent = !answering
+    this.#markReachable(answering)
   }
 
   #markReachable (reachable: boolean): void {

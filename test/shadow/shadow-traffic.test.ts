@@ -168,6 +168,44 @@ t.test('with Redis stopped every live request is still answered, nothing more is
   t.equal(enqueued + dropped + skipped, 220, 'every sampled request was queued, or counted as dropped or skipped')
 })
 
+t.test('with Redis frozen, its connection open, mirroring stands aside once a PING goes unanswered, and resumes after', async (t) => {
+  const { url: redisUrl, server } = await privateRedis(t)
+  const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
+  const { logger, lines } = memoryLogger('info')
+  const namespace = uniqueNamespace('frozen')
+  const gateway = await startTestShadowramp({
+    redis: { url: redisUrl, namespace },
+    routes: [{ name: 'products', paths: ['/products/:id'], baseline: { url: urls.baseline.url }, candidate: { url: urls.candidate.url }, percentage: 0, mirror: { noiseSampleRate: 0 } }]
+  }, { redisUrl, logger })
+  t.teardown(gateway.close)
+  await send(gateway.gatewayUrl, '/products/warm-up')
+  await waitForPairs(redisUrl, namespace, 1)
+
+  server.kill('SIGSTOP')
+  const frozenAt = Date.now()
+  const statuses = new Set<number>()
+  let index = 0
+  const skippedNow = async (): Promise<number> => await metricValue(gateway.adminUrl, /shadow_skipped_total\{route="products",reason="redis-unreachable"\} (\d+)/)
+  while (Date.now() - frozenAt < 6_000 && await skippedNow() === 0) {
+    statuses.add((await send(gateway.gatewayUrl, `/products/${index++}`)).status)
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  const standingAside = Date.now() - frozenAt
+  const shadowBefore = urls.candidate.requests.length
+  for (let more = 0; more < 20; more++) statuses.add((await send(gateway.gatewayUrl, `/products/${index++}`)).status)
+  t.ok(standingAside < 5_000, `mirroring stood aside ${standingAside} ms after Redis stopped`)
+  t.equal(urls.candidate.requests.length, shadowBefore, 'no shadow request while it stands aside')
+  t.match(lines().find((line) => String(line.msg).startsWith('pair queue unreachable')), { level: 40 })
+
+  server.kill('SIGCONT')
+  t.ok(await waitFor(async () => {
+    await send(gateway.gatewayUrl, '/products/again')
+    return (await readQueuedPairs(redisUrl, namespace)).some((pair) => pair.request.path === '/products/again')
+  }, 5_000) < 5_000, 'mirroring resumes once Redis answers')
+  t.same([...statuses], [200], 'every live request answered')
+  t.match(lines().find((line) => line.msg === 'pair queue reachable again'), { level: 30 })
+})
+
 t.test('with Redis paused the pending pairs stay within their bound and flow once it resumes', async (t) => {
   const { url: redisUrl, server } = await privateRedis(t)
   const big = JSON.stringify({ filler: 'x'.repeat(20_000) })
