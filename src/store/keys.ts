@@ -22,7 +22,7 @@ export interface Keys {
   queuePrefix: string
   /** Name of the BullMQ queue carrying batches of pairs. */
   pairQueue: string
-  /** List: the parts of one batch of pairs, removed once a worker counted them. */
+  /** String: one batch of pairs (see pair-codec.ts), removed once a worker counted them. */
   pairBatch: (batchId: string) => string
   /** Hash: route → JSON of the shadow budget guard's state, written by each gateway. */
   shadowGuard: string
