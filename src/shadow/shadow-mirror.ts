@@ -168,7 +168,9 @@ export class ShadowMirror implements Mirror {
       this.#options.metrics.shadowDuration.observe(labels, latencyMs / 1_000)
       const capture = new BodyCapture(this.#options.maxBodyBytes)
       await readInto(response.body, capture)
-      if (counted) route.policy.release(latencyMs, false)
+      // The guard judges the whole answer: a body that trickles in is as
+      // slow as a late head, and a 5xx is the shadow backend failing.
+      if (counted) route.policy.release(performance.now() - started, response.statusCode >= 500)
       return { status: response.statusCode, headers: route.redactor.responseHeaders(response.headers), latencyMs, ...capture.finish() }
     } catch (error) {
       const { kind } = upstream.translateError(error)

@@ -194,8 +194,8 @@ async function readBatch (redis: RedisClient, batchKey: string): Promise<Buffer 
     return await redis.getBuffer(batchKey)
   } catch (error) {
     if (!(error as Error).message?.startsWith('WRONGTYPE')) throw error
-    throw new UnrecoverableError(`batch of pairs is damaged: ${batchKey} is not a string, as gateways of this version write it: ` +
-      'a gateway of an earlier version wrote it (let workers of that version empty the queue before an upgrade)')
+    throw new UnrecoverableError(`batch of pairs is damaged: ${batchKey} is not a string, as gateways of this version write it ` +
+      '(gateways of an earlier version wrote lists: let workers of that version empty the queue before an upgrade)')
   }
 }
 

@@ -356,6 +356,25 @@ t.test('a failing shadow backend backs the rate off, and its recovery is told as
   t.ok(levels.filter(([rise]) => rise === false).every(([, level]) => level === 40), 'every fall at warn')
 })
 
+t.test('a shadow that answers 5xx, or trickles its body past half its timeout, backs the rate off too', async (t) => {
+  const factorAfterASecondOf = async (candidate: BackendHandler): Promise<number> => {
+    const urls = await backends(t, answerAs('baseline'), candidate)
+    const { gateway } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url }, { mirror: { noiseSampleRate: 0, timeoutMs: 2_000 } })
+    for (let index = 0; index < 10; index++) t.equal((await send(gateway.gatewayUrl, `/products/${index}`)).status, 200)
+    await new Promise((resolve) => setTimeout(resolve, 1_400))
+    await send(gateway.gatewayUrl, '/products/judged')
+    return await metricValue(gateway.adminUrl, /shadowramp_shadow_rate_factor\{route="products"\} ([\d.e-]+)/)
+  }
+
+  t.equal(await factorAfterASecondOf((_request, response) => json(response, 503, { error: 'overloaded' })), 0.5, 'every shadow answer a 503')
+  t.equal(await factorAfterASecondOf((_request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' })
+    response.write('{"items": [')
+    setTimeout(() => response.end(']}'), 1_200)
+  }), 0.5, 'every shadow body ending 1.2 s after its head, against a 2 s timeout')
+  t.equal(await factorAfterASecondOf(answerAs('candidate')), 1, 'and a healthy shadow is left alone')
+})
+
 t.test('a gzip pair arrives as received and decodes', async (t) => {
   const gzipped = (name: string): BackendHandler => (_request, response) => {
     const body = gzipSync(JSON.stringify({ from: name, items: Array.from({ length: 50 }, (_v, id) => ({ id })) }))
