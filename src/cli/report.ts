@@ -31,7 +31,12 @@ export async function printReport (config: Readonly<Config>, redisUrl: string, o
     if (options.json) { write(JSON.stringify(reports, null, 2)); return reports }
 
     const text = reports.map((report) => formatRouteReport(report, options.sinceLabel)).join('\n\n')
-    const hint = emptyReportHint(config, redisUrl, options.route, reports)
+    const othersHavePairs = async (): Promise<boolean> => {
+      const others = config.routes.map((route) => route.name).filter((route) => route !== options.route)
+      const counts = await Promise.all(others.map(async (route) => (await buildRouteReport(redis, keys, route, to - options.sinceMs, to)).pairs))
+      return counts.some((pairs) => pairs > 0)
+    }
+    const hint = await emptyReportHint(config, redisUrl, options.route, reports, othersHavePairs)
     write(hint === undefined ? text : `${text}\n\n${hint}`)
     return reports
   } finally {
@@ -41,17 +46,23 @@ export async function printReport (config: Readonly<Config>, redisUrl: string, o
 
 /**
  * Why a report may be empty. One route: it may have no mirror, which the
- * configuration tells; other routes may have pairs, so the namespace is
- * not called empty. Every route empty: the usual reason is another Redis
- * or namespace than the gateway's.
+ * configuration tells; or other routes may have pairs, which rules out
+ * the wrong Redis or namespace. Nothing anywhere: the usual reason is
+ * another Redis or namespace than the gateway's, or no diff worker.
  */
-function emptyReportHint (config: Readonly<Config>, redisUrl: string, route: string | undefined, reports: readonly RouteReport[]): string | undefined {
+async function emptyReportHint (
+  config: Readonly<Config>, redisUrl: string, route: string | undefined, reports: readonly RouteReport[], othersHavePairs: () => Promise<boolean>
+): Promise<string | undefined> {
   if (reports.some((report) => report.pairs > 0)) return undefined
   const place = `namespace ${config.redis.namespace} at ${redactUrl(redisUrl)}`
-  const check = 'check that this configuration names its redis.url and redis.namespace'
+  const check = 'check that this configuration names its redis.url and redis.namespace, and that a diff worker runs'
   if (route === undefined) return `no pairs at all in ${place}: if the gateway mirrors, ${check}`
 
   const mirrored = config.routes.some((each) => each.name === route && each.mirror !== undefined)
   if (!mirrored) return `no pairs for ${route}: it has no mirror in this configuration, so no gateway compares its answers`
-  return `no pairs for ${route} in ${place}: if a gateway mirrors it, ${check}`
+  if (await othersHavePairs()) {
+    return `no pairs for ${route}, while other routes in ${place} have some: check that requests reach ${route} ` +
+      'and are sampled (mirror.sampleRate, mirror.methods) on the gateways'
+  }
+  return `no pairs for ${route} in ${place}, nor for any other route: if a gateway mirrors it, ${check}`
 }

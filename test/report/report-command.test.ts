@@ -84,7 +84,15 @@ t.test('shadowramp report prints each route for people, and as JSON for scripts'
   t.equal(carts.status, 0, carts.stderr)
   t.match(carts.stdout, /no pairs for carts: it has no mirror in this configuration/, 'an unmirrored route is said to be one')
   t.notMatch(carts.stdout, /no pairs at all/)
-  t.match(reportOf('videos').stdout, new RegExp(`no pairs for videos in namespace ${namespace} at redis://.*: if a gateway mirrors it, check`))
+  t.match(reportOf('videos').stdout, new RegExp(`no pairs for videos, while other routes in namespace ${namespace} at redis://\\S+ have some: check that requests reach videos`),
+    'a mirrored route without pairs beside routes with some: the namespace is right')
+  const alone = join(dir, 'alone.yaml')
+  writeFileSync(alone, stringify({
+    redis: { url: redisUrl, namespace: `${namespace}-empty` },
+    routes: [{ name: 'videos', paths: ['/videos'], baseline: { url: 'http://127.0.0.1:1' }, candidate: { url: 'http://127.0.0.1:2' }, mirror: {} }]
+  }))
+  const nothing = spawnSync(process.execPath, ['dist/cli/main.js', 'report', 'videos', '--config', alone], { encoding: 'utf8', timeout: 20_000 })
+  t.match(nothing.stdout, /no pairs for videos in namespace \S+-empty at redis:\/\/\S+, nor for any other route: if a gateway mirrors it, check that this configuration names its redis\.url/)
 
   const unknown = run('nonsense')
   t.equal(unknown.status, 1)
