@@ -24,7 +24,7 @@ const refusedForMs = 1_000
 /**
  * A batch is sealed at this size whatever its number of pairs. With one
  * more record of at most four bodies of `maxBodyBytes` (64 MiB at most),
- * its elements stay under Redis's 512 MB limit on one value.
+ * the batch, one value in Redis, stays under Redis's 512 MB limit on one.
  */
 const maxBatchBytes = 64 * 1024 * 1024
 
