@@ -109,7 +109,7 @@ export class MirrorPolicy {
     if (verdict === 'unclear') return
     if (verdict === 'struggling') {
       this.#healthyWindows = 0
-      this.#setFactor(Math.max(minFactor, this.#factor / 2), describeStruggle(window))
+      this.#setFactor(Math.max(minFactor, this.#factor / 2), describeStruggle(window, age))
       return
     }
 
@@ -158,10 +158,12 @@ function judge (window: Window, stale: boolean): 'struggling' | 'healthy' | 'unc
   return troubled === answered ? 'struggling' : 'unclear'
 }
 
-function describeStruggle ({ answered, failed, slow, busy }: Window): string {
-  if (busy > 0) return `${busy} shadow requests skipped in the last second: too many waiting for an answer`
+/** What a struggling window saw, over its true length: judged as requests arrive, it spans one to two seconds. */
+function describeStruggle ({ answered, failed, slow, busy }: Window, ageMs: number): string {
+  const span = `in the last ${(ageMs / 1_000).toFixed(1)} s`
+  if (busy > 0) return `${busy} shadow requests skipped ${span}: too many waiting for an answer`
 
-  return `${failed} failed and ${slow} slow of ${answered} shadow requests in the last second`
+  return `${failed} failed and ${slow} slow of ${answered} shadow requests ${span}`
 }
 
 /**

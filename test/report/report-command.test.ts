@@ -32,7 +32,7 @@ t.test('shadowramp report prints each route for people, and as JSON for scripts'
     record('not-comparable', { notComparable: 'candidate body is not JSON' })
   ]
   await recordPairs(redis, keys, 'feed', 'b1', records)
-  await writeShadowGuard(redis, keys, 'feed', { factor: 0.25, reason: '9 failed and 0 slow of 10 shadow requests in the last second', since: Date.now(), gateway: 'host:1' })
+  await writeShadowGuard(redis, keys, 'feed', { factor: 0.25, reason: '9 failed and 0 slow of 10 shadow requests in the last 1.0 s', since: Date.now(), gateway: 'host:1' })
   await decideIgnoreRule(redis, keys, 'feed', { rule: 'ignorePaths', pattern: 'generatedAt', decision: 'rejected', at: Date.now(), actor: 'test' })
 
   const dir = tempDir(t, 'sr-report-')

@@ -55,7 +55,7 @@ t.test('the budget guard halves the rate while the shadow fails and doubles it b
   t.equal(policy.factor, 0.5, 'halved after a second with every shadow request failing')
   second(true)
   t.equal(policy.factor, 0.25)
-  t.match(changes[0]?.reason, /10 failed and 0 slow of 10 shadow requests in the last second/)
+  t.equal(changes[0]?.reason, '10 failed and 0 slow of 10 shadow requests in the last 1.0 s')
 
   second(false)
   t.equal(policy.factor, 0.125, 'the third failing second is judged')
@@ -69,6 +69,18 @@ t.test('the budget guard halves the rate while the shadow fails and doubles it b
   for (let index = 0; index < 6; index++) second(false)
   t.equal(policy.factor, 1, 'recovered to the whole sample rate')
   t.equal(changes.at(-1)?.reason, 'shadow backend healthy again')
+})
+
+t.test('a struggling window is described over the time it really spans', async (t) => {
+  const changes: RateChange[] = []
+  const policy = new MirrorPolicy(mirrorConfig({ timeoutMs: 200 }), 0, (change) => changes.push(change))
+  for (let index = 0; index < 10; index++) {
+    if (policy.admit('GET', 0, 0) === 'mirror') policy.release(5, true)
+  }
+
+  // The next request comes 1.6 s after the window began: that is when it is judged.
+  policy.admit('GET', 1_600, 0)
+  t.equal(changes[0]?.reason, '10 failed and 0 slow of 10 shadow requests in the last 1.6 s')
 })
 
 t.test('slow answers count as struggling too, and the draw is thinned while backed off', async (t) => {
