@@ -52,6 +52,7 @@ export class PairBatcher {
   readonly #config: ShadowConfig
   readonly #events: BatcherEvents
   readonly #logger: Logger
+  readonly #now: () => number
   readonly #arena: PairArena
   readonly #sealed: Batch[] = []
   #open: Batch | undefined
@@ -65,11 +66,13 @@ export class PairBatcher {
   #idle: Array<() => void> = []
   #warnedOversized = false
 
-  constructor (writer: BatchWriter, config: ShadowConfig, events: BatcherEvents, logger: Logger) {
+  /** `now`: the clock the refusal windows are timed by; tests pass their own. */
+  constructor (writer: BatchWriter, config: ShadowConfig, events: BatcherEvents, logger: Logger, now: () => number = Date.now) {
     this.#writer = writer
     this.#config = config
     this.#events = events
     this.#logger = logger
+    this.#now = now
     this.#arena = new PairArena(config.maxPendingBytes)
   }
 
@@ -191,7 +194,7 @@ export class PairBatcher {
     const state = this.#writer.state()
     if (state !== 'accepting') return state
 
-    return Date.now() < this.#refusedUntil ? 'redis-refused' : undefined
+    return this.#now() < this.#refusedUntil ? 'redis-refused' : undefined
   }
 
   /**
@@ -207,7 +210,7 @@ export class PairBatcher {
     if (this.#refusedUntil === 0) {
       this.#logger.warn({ err: error }, 'Redis refused a batch of pairs: nothing is mirrored until it takes them again')
     }
-    this.#refusedUntil = Date.now() + refusedForMs
+    this.#refusedUntil = this.#now() + refusedForMs
     return 'redis-refused'
   }
 
