@@ -5,6 +5,7 @@ import { batchHeader, encodePair, writePair } from './pair-codec.js'
 import type { Pair } from './pair.js'
 import type { QueueState } from './pair-queue.js'
 import type { DropReason, QueueRefusal } from './shadow-metrics.js'
+import { calmMs, TroubleNotice } from './trouble-notice.js'
 
 /** The queue as the batcher needs it. */
 export interface BatchWriter {
@@ -63,6 +64,12 @@ export class PairBatcher {
   #full = false
   /** Until when (epoch ms) pairs are refused because Redis answered a write with an error; 0: it takes them. */
   #refusedUntil = 0
+  /**
+   * Near maxmemory Redis refuses one batch and takes the next by turns:
+   * the refusal is warned as it starts, and its end told only once Redis
+   * has taken every batch for a calm span (see trouble-notice.ts).
+   */
+  readonly #refusals: TroubleNotice
   #idle: Array<() => void> = []
   #warnedOversized = false
 
@@ -73,6 +80,7 @@ export class PairBatcher {
     this.#events = events
     this.#logger = logger
     this.#now = now
+    this.#refusals = new TroubleNotice(now)
     this.#arena = new PairArena(config.maxPendingBytes)
   }
 
@@ -141,9 +149,9 @@ export class PairBatcher {
     try {
       await this.#writer.write(batch.id, [batchHeader(routes.length), ...joinAdjacent(batch.records)], routes.length)
       this.#events.onEnqueued(routes)
-      if (this.#refusedUntil !== 0) {
-        this.#refusedUntil = 0
-        this.#logger.info('Redis takes pairs again: mirroring goes on')
+      this.#refusedUntil = 0
+      if (this.#refusals.absent()) {
+        this.#logger.info({ calmMs }, `Redis takes pairs again, and has for ${calmMs / 1_000} s: mirroring goes on`)
       }
     } catch (error) {
       const reason = this.#failureReason(error)
@@ -207,7 +215,7 @@ export class PairBatcher {
     if (this.#writer.state() !== 'accepting') return 'redis-unreachable'
     if ((error as Error)?.name !== 'ReplyError') return 'redis-slow'
 
-    if (this.#refusedUntil === 0) {
+    if (this.#refusals.present()) {
       this.#logger.warn({ err: error }, 'Redis refused a batch of pairs: nothing is mirrored until it takes them again')
     }
     this.#refusedUntil = this.#now() + refusedForMs
