@@ -5,6 +5,7 @@ import { batchHeader, encodePair, writePair } from './pair-codec.js'
 import type { Pair } from './pair.js'
 import type { QueueState } from './pair-queue.js'
 import type { DropReason, QueueRefusal } from './shadow-metrics.js'
+import { calmMs, TroubleNotice } from './trouble-notice.js'
 
 /** The queue as the batcher needs it. */
 export interface BatchWriter {
@@ -52,6 +53,7 @@ export class PairBatcher {
   readonly #config: ShadowConfig
   readonly #events: BatcherEvents
   readonly #logger: Logger
+  readonly #now: () => number
   readonly #arena: PairArena
   readonly #sealed: Batch[] = []
   #open: Batch | undefined
@@ -62,14 +64,23 @@ export class PairBatcher {
   #full = false
   /** Until when (epoch ms) pairs are refused because Redis answered a write with an error; 0: it takes them. */
   #refusedUntil = 0
+  /**
+   * Near maxmemory Redis refuses one batch and takes the next by turns:
+   * the refusal is warned as it starts, and its end told only once Redis
+   * has taken every batch for a calm span (see trouble-notice.ts).
+   */
+  readonly #refusals: TroubleNotice
   #idle: Array<() => void> = []
   #warnedOversized = false
 
-  constructor (writer: BatchWriter, config: ShadowConfig, events: BatcherEvents, logger: Logger) {
+  /** `now`: the clock the refusal windows are timed by; tests pass their own. */
+  constructor (writer: BatchWriter, config: ShadowConfig, events: BatcherEvents, logger: Logger, now: () => number = Date.now) {
     this.#writer = writer
     this.#config = config
     this.#events = events
     this.#logger = logger
+    this.#now = now
+    this.#refusals = new TroubleNotice(now)
     this.#arena = new PairArena(config.maxPendingBytes)
   }
 
@@ -138,9 +149,9 @@ export class PairBatcher {
     try {
       await this.#writer.write(batch.id, [batchHeader(routes.length), ...joinAdjacent(batch.records)], routes.length)
       this.#events.onEnqueued(routes)
-      if (this.#refusedUntil !== 0) {
-        this.#refusedUntil = 0
-        this.#logger.info('Redis takes pairs again: mirroring goes on')
+      this.#refusedUntil = 0
+      if (this.#refusals.absent()) {
+        this.#logger.info({ calmMs }, `Redis takes pairs again, and has for ${calmMs / 1_000} s: mirroring goes on`)
       }
     } catch (error) {
       const reason = this.#failureReason(error)
@@ -191,7 +202,7 @@ export class PairBatcher {
     const state = this.#writer.state()
     if (state !== 'accepting') return state
 
-    return Date.now() < this.#refusedUntil ? 'redis-refused' : undefined
+    return this.#now() < this.#refusedUntil ? 'redis-refused' : undefined
   }
 
   /**
@@ -204,10 +215,10 @@ export class PairBatcher {
     if (this.#writer.state() !== 'accepting') return 'redis-unreachable'
     if ((error as Error)?.name !== 'ReplyError') return 'redis-slow'
 
-    if (this.#refusedUntil === 0) {
+    if (this.#refusals.present()) {
       this.#logger.warn({ err: error }, 'Redis refused a batch of pairs: nothing is mirrored until it takes them again')
     }
-    this.#refusedUntil = Date.now() + refusedForMs
+    this.#refusedUntil = this.#now() + refusedForMs
     return 'redis-refused'
   }
 

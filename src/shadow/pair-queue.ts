@@ -6,6 +6,7 @@ import { connectRedis, waitUntilReady } from '../store/redis-connection.js'
 import { RedisHeartbeat } from '../store/redis-heartbeat.js'
 import { setParts } from '../store/streamed-set.js'
 import type { Logger } from '../telemetry/logger.js'
+import { calmMs, TroubleNotice } from './trouble-notice.js'
 
 /** The job a batch of pairs becomes: the batch itself waits under a key of its own. */
 export interface PairBatchJob {
@@ -15,6 +16,21 @@ export interface PairBatchJob {
 }
 
 export type QueueState = 'accepting' | 'redis-unreachable' | 'queue-full'
+
+export interface PairQueueOptions {
+  keys: Keys
+  config: ShadowConfig
+  logger: Logger
+  /** Told the depth, in batches waiting, each time it is read. */
+  onDepth?: (depth: number) => void
+  /**
+   * A command Redis has not answered by then fails, so a paused Redis
+   * never holds a batch for ever; in ms, default 10 s.
+   */
+  commandTimeoutMs?: number
+  /** The clock that times how long the queue has been under its limit; tests pass their own. */
+  now?: () => number
+}
 
 /** How often the queue's depth is read: the limit is enforced on this reading. */
 const depthPollMs = 1_000
@@ -39,17 +55,21 @@ export class PairQueue {
   #heartbeat: RedisHeartbeat | undefined
   /** The connection is open but Redis left a PING unanswered (stopped, or the network drops packets). */
   #silent = false
-
   /**
-   * `commandTimeoutMs`: a command Redis has not answered by then fails, so
-   * a paused Redis never holds a batch for ever (default 10 s).
+   * Workers a little slower than the traffic keep the depth near its limit,
+   * and the queue turns full and back every second or two: it is warned
+   * full once, and told to take pairs again once it has stayed under the
+   * limit for a calm span (see trouble-notice.ts).
    */
-  constructor (options: { keys: Keys, config: ShadowConfig, logger: Logger, onDepth?: (depth: number) => void, commandTimeoutMs?: number }) {
+  readonly #fullness: TroubleNotice
+
+  constructor (options: PairQueueOptions) {
     this.#keys = options.keys
     this.#config = options.config
     this.#logger = options.logger
     this.#onDepth = options.onDepth ?? (() => {})
     this.#commandTimeoutMs = options.commandTimeoutMs ?? 10_000
+    this.#fullness = new TroubleNotice(options.now)
   }
 
   /** Connects, waiting up to `waitMs` for Redis so the first pairs are not dropped needlessly. */
@@ -135,9 +155,29 @@ export class PairQueue {
 
     try {
       this.#depth = await queue.getWaitingCount()
-      this.#onDepth(this.#depth)
     } catch {
       // Read again at the next tick; the state stays as last known.
+      return
+    }
+    this.#onDepth(this.#depth)
+    this.#tellFullness(this.#depth)
+  }
+
+  #tellFullness (depth: number): void {
+    const { maxQueueDepth } = this.#config
+    if (depth >= maxQueueDepth) {
+      if (this.#fullness.present()) {
+        this.#logger.warn({ depth, maxQueueDepth },
+          `pair queue full: ${depth} batches wait for diff workers, shadow.maxQueueDepth is ${maxQueueDepth}; ` +
+          'new pairs are dropped and mirroring stands aside until the workers catch up: ' +
+          'check that workers are running, run more, or raise shadow.maxQueueDepth')
+      }
+      return
+    }
+
+    if (this.#fullness.absent()) {
+      this.#logger.info({ depth, maxQueueDepth, calmMs },
+        `pair queue takes pairs again, and has for ${calmMs / 1_000} s: mirroring goes on`)
     }
   }
 

@@ -3,6 +3,7 @@ import { configSchema } from '../../src/config/schema.js'
 import { PairBatcher } from '../../src/shadow/pair-batcher.js'
 import { PairQueue } from '../../src/shadow/pair-queue.js'
 import type { CapturedResponse, Pair } from '../../src/shadow/pair.js'
+import { calmMs } from '../../src/shadow/trouble-notice.js'
 import { createKeys } from '../../src/store/keys.js'
 import { memoryLogger } from '../helpers/gateway.js'
 import { makePair } from '../helpers/pair-factory.js'
@@ -21,9 +22,10 @@ function bodyOf (index: number, side: string, bytes: number): Buffer {
 
 /**
  * A batcher writing to a real queue in `namespace`, with these shadow
- * settings; it records the reason of every pair it drops.
+ * settings and, if given, this clock; it records the reason of every pair
+ * it drops.
  */
-async function startBatcher (t: Test, redisUrl: string, namespace: string, settings: Record<string, unknown>) {
+async function startBatcher (t: Test, redisUrl: string, namespace: string, settings: Record<string, unknown>, now?: () => number) {
   const shadow = configSchema.shape.shadow.parse(settings)
   const { logger, lines } = memoryLogger()
   const queue = new PairQueue({ keys: createKeys(namespace), config: shadow, logger })
@@ -32,7 +34,7 @@ async function startBatcher (t: Test, redisUrl: string, namespace: string, setti
   const dropped: string[] = []
   const events = { onEnqueued: () => {}, onDropped: (_route: string, reason: string) => { dropped.push(reason) }, onPendingBytes: () => {} }
 
-  return { batcher: new PairBatcher(queue, shadow, events, logger), dropped, shadow, lines }
+  return { batcher: new PairBatcher(queue, shadow, events, logger, now), dropped, shadow, lines }
 }
 
 t.test('pairs keep their bodies as the arena holding them goes round many times while batches are written', async (t) => {
@@ -143,6 +145,43 @@ t.test('a batch Redis refused gives its place in the arena back', async (t) => {
   await batcher.drain(5_000)
   t.same(dropped, ['redis-refused'], 'the next pair of nearly the whole bound found room')
   t.same((await readQueuedPairs(redisUrl, namespace)).map((pair) => pair.id), [next.id])
+})
+
+t.test('Redis refusing writes on and off near its memory limit is warned once, and its end told once it has settled', async (t) => {
+  const { url: redisUrl } = await privateRedis(t)
+  const namespace = uniqueNamespace('batcher-flicker')
+  let clock = Date.now()
+  const { batcher, dropped, lines } = await startBatcher(t, redisUrl, namespace, { batchMs: 1 }, () => clock)
+  const admin = adminConnection(t, redisUrl)
+  await admin.config('SET', 'maxmemory-policy', 'noeviction')
+  const writeOne = async (index: number, memory: 'full' | 'free'): Promise<void> => {
+    await admin.config('SET', 'maxmemory', memory === 'full' ? '1' : '0')
+    batcher.add(makePair('feed', answer(bodyOf(index, 'baseline', 1_000)), answer(bodyOf(index, 'candidate', 1_000))))
+    await batcher.drain(5_000)
+  }
+  const told = (): unknown[] => lines().filter((line) => String(line.msg).startsWith('Redis ')).map((line) => line.level)
+
+  // Refused, taken, refused 5 s later, taken: each step past the second
+  // for which pairs are refused after Redis refused a write.
+  await writeOne(1, 'full')
+  clock += 1_100
+  await writeOne(2, 'free')
+  clock += 5_000
+  await writeOne(3, 'full')
+  clock += 1_100
+  await writeOne(4, 'free')
+  t.same(told(), [40], 'the refusal is warned once, and its end is not told while Redis flickers')
+
+  clock += calmMs
+  await writeOne(5, 'free')
+  t.same(told(), [40, 30], 'its end is told once Redis has taken every batch for the calm span')
+
+  clock += 10 * calmMs
+  await writeOne(6, 'full')
+  t.same(told(), [40, 30, 40], 'a refusal long after that is warned as new')
+  t.same(dropped, ['redis-refused', 'redis-refused', 'redis-refused'], 'each refused pair is counted, told or not')
+  await admin.config('SET', 'maxmemory', '0')
+  t.equal((await readQueuedPairs(redisUrl, namespace)).length, 3, 'the pairs Redis took are queued')
 })
 
 t.test('a batch is sealed once it holds 64 MiB, however many pairs it may take', async (t) => {
