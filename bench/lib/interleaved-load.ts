@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { measureClosedLoop } from './closed-loop.js'
+import { readStealMs } from './host-steal.js'
 import { summarizeLatencies, type LatencySummary } from './latency-stats.js'
 import { measureOpenLoop } from './open-loop.js'
 import { everyCycle, poolSlices } from './resample.js'
@@ -48,6 +49,8 @@ export interface PooledLatency extends LatencySummary {
    * figures can be pooled again over any choice of cycles (resample.ts).
    */
   slices: Float64Array[]
+  /** What the host took from this machine during each slice, in ms (host-steal.ts); NaN where unknown. */
+  sliceStealMs: number[]
 }
 
 /** What one saturation slice served. */
@@ -62,13 +65,15 @@ export interface PooledThroughput {
   failed: number
   /** Each slice, in the order of the cycles. */
   slices: ThroughputSlice[]
+  /** What the host took from this machine during each slice, in ms (host-steal.ts); NaN where unknown. */
+  sliceStealMs: number[]
 }
 
 /** Fixed-rate slices in turns; each target's latencies are pooled over its slices. */
 export async function measureInterleavedOpenLoop<Name extends string> (
   options: InterleavedOpenLoopOptions<Name>
 ): Promise<Record<Name, PooledLatency>> {
-  const { slices, failed } = await collectInTurns(options, async (url) => {
+  const { slices, failed, stealMs } = await collectInTurns(options, async (url) => {
     const latencies: number[] = []
     const result = await measureOpenLoop({
       url,
@@ -82,7 +87,7 @@ export async function measureInterleavedOpenLoop<Name extends string> (
 
   return mapTargets(options.targets, (name) => {
     const pooled = poolSlices(slices[name], everyCycle(slices[name].length))
-    return { ...summarizeLatencies(pooled), answered: pooled.length, failed: failed[name], slices: slices[name] }
+    return { ...summarizeLatencies(pooled), answered: pooled.length, failed: failed[name], slices: slices[name], sliceStealMs: stealMs[name] }
   })
 }
 
@@ -90,7 +95,7 @@ export async function measureInterleavedOpenLoop<Name extends string> (
 export async function measureInterleavedClosedLoop<Name extends string> (
   options: InterleavedClosedLoopOptions<Name>
 ): Promise<Record<Name, PooledThroughput>> {
-  const { slices, failed } = await collectInTurns(options, async (url) => {
+  const { slices, failed, stealMs } = await collectInTurns(options, async (url) => {
     const result = await measureClosedLoop({
       url, connections: options.connections, durationSeconds: options.sliceSeconds
     })
@@ -100,7 +105,8 @@ export async function measureInterleavedClosedLoop<Name extends string> (
   return mapTargets(options.targets, (name) => ({
     requestsPerSecond: rateOver(slices[name], everyCycle(slices[name].length)),
     failed: failed[name],
-    slices: slices[name]
+    slices: slices[name],
+    sliceStealMs: stealMs[name]
   }))
 }
 
@@ -118,19 +124,26 @@ export function rateOver (slices: readonly ThroughputSlice[], picked: readonly n
   return answered / seconds
 }
 
-/** Runs the turns: each target's slices in the order of the cycles, and its failures added up. */
+/**
+ * Runs the turns: each target's slices in the order of the cycles, its
+ * failures added up, and what the host took from the machine during each
+ * of its slices.
+ */
 async function collectInTurns<Name extends string, Slice> (
   options: InterleaveOptions<Name>,
   measure: (url: string) => Promise<{ slice: Slice, failed: number }>
-): Promise<{ slices: Record<Name, Slice[]>, failed: Record<Name, number> }> {
+): Promise<{ slices: Record<Name, Slice[]>, failed: Record<Name, number>, stealMs: Record<Name, number[]> }> {
   if (options.cycles < 2) throw new Error(`interleaved load needs at least 2 cycles, found ${options.cycles}`)
 
   const slices = mapTargets(options.targets, (): Slice[] => [])
   const failed = mapTargets(options.targets, () => 0)
+  const stealMs = mapTargets(options.targets, (): number[] => [])
   const names = Object.keys(options.targets) as Name[]
   for (let cycle = 0; cycle < options.cycles; cycle++) {
     for (const name of names) {
+      const stealBefore = readStealMs() ?? Number.NaN
       const measured = await measure(options.targets[name])
+      stealMs[name].push((readStealMs() ?? Number.NaN) - stealBefore)
       slices[name].push(measured.slice)
       failed[name] += measured.failed
       await options.afterSlice?.(name)
@@ -138,7 +151,7 @@ async function collectInTurns<Name extends string, Slice> (
     }
   }
 
-  return { slices, failed }
+  return { slices, failed, stealMs }
 }
 
 function mapTargets<Name extends string, T> (targets: Record<Name, string>, make: (name: Name) => T): Record<Name, T> {

@@ -108,3 +108,17 @@ t.test('fewer than two cycles give nothing to resample and are refused', async (
     targets: { only: 'http://127.0.0.1:9/' }, cycles: 1, sliceSeconds: 0.1, gapMs: 0, ratePerSecond: 10, connections: 1
   }), /at least 2 cycles, found 1/)
 })
+
+t.test('each slice records what the host took from the machine while it ran', async (t) => {
+  const { url, server } = await startServer(0)
+  t.teardown(() => { server.close() })
+
+  const options = { targets: { only: url }, cycles: 3, sliceSeconds: 0.1, gapMs: 5, connections: 4 }
+  const fixed = await measureInterleavedOpenLoop({ ...options, ratePerSecond: 100 })
+  const closed = await measureInterleavedClosedLoop(options)
+
+  for (const taken of [fixed.only.sliceStealMs, closed.only.sliceStealMs]) {
+    t.equal(taken.length, 3, 'one figure a slice')
+    t.ok(taken.every((ms) => Number.isInteger(ms) && ms >= 0 && ms % 10 === 0), `whole ticks of 10 ms: ${taken.join(', ')}`)
+  }
+})
