@@ -9,7 +9,7 @@ import { PairQueue } from './pair-queue.js'
 import { createShadowMetrics } from './shadow-metrics.js'
 import { ShadowMirror, type PairSink } from './shadow-mirror.js'
 import type { RateChange } from './mirror-policy.js'
-import { writeShadowGuard } from '../store/shadow-guard.js'
+import { clearShadowGuards, writeShadowGuard } from '../store/shadow-guard.js'
 
 export interface ShadowTraffic {
   mirror: ShadowMirror
@@ -59,9 +59,12 @@ export async function startShadowTraffic (config: Readonly<Config>, options: Sha
     onPendingBytes: (bytes) => metrics.pendingBytes.set(bytes)
   }, logger)
   const gateway = `${hostname()}:${process.pid}`
+  /** Routes this gateway has told the report about, to be cleared when it stops. */
+  const reported = new Set<string>()
   const onRateChange = (route: string, { factor, reason }: RateChange): void => {
     const redis = queue.redis
     if (redis?.status !== 'ready') return
+    reported.add(route)
     // Only for the report; a lost write is repaired by the next change.
     writeShadowGuard(redis, options.keys, route, { factor, reason, since: Date.now(), gateway }).catch(() => {})
   }
@@ -76,6 +79,12 @@ export async function startShadowTraffic (config: Readonly<Config>, options: Sha
     close: async () => {
       pressure.close()
       await batcher.drain(drainMs)
+      // A gateway that stops without saying so (killed) fades from the
+      // report after an hour (route-report.ts); this one says so, unless
+      // Redis is away, which would hold shutdown for the command timeout.
+      if (queue.redis !== undefined && queue.state() !== 'redis-unreachable') {
+        await clearShadowGuards(queue.redis, options.keys, [...reported], gateway).catch(() => {})
+      }
       await queue.close()
       await mirror.close()
     }

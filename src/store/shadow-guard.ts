@@ -13,9 +13,20 @@ export interface ShadowGuardState {
 
 export async function writeShadowGuard (redis: RedisClient, keys: Keys, route: string, state: ShadowGuardState): Promise<void> {
   await redis.multi()
-    .hset(keys.shadowGuard, `${route}\u0000${state.gateway}`, JSON.stringify(state))
+    .hset(keys.shadowGuard, guardField(route, state.gateway), JSON.stringify(state))
     .pexpire(keys.shadowGuard, guardRetentionMs)
     .exec()
+}
+
+/** A gateway that stops takes its guard states with it: its back-off no longer holds any rate down. */
+export async function clearShadowGuards (redis: RedisClient, keys: Keys, routes: readonly string[], gateway: string): Promise<void> {
+  if (routes.length === 0) return
+
+  await redis.hdel(keys.shadowGuard, ...routes.map((route) => guardField(route, gateway)))
+}
+
+function guardField (route: string, gateway: string): string {
+  return `${route}\u0000${gateway}`
 }
 
 /** Guard states of gateways that stopped reporting fade out with the whole hash after this. */

@@ -8,6 +8,8 @@ import { json, startBackend, type BackendHandler, type TestBackend } from '../he
 import { readQueuedPairs, waitForPairs } from '../helpers/pairs.js'
 import { stopProcess } from '../helpers/process.js'
 import { adminConnection, dropNamespace, privateRedis, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
+import { createKeys } from '../../src/store/keys.js'
+import { readShadowGuards, writeShadowGuard } from '../../src/store/shadow-guard.js'
 
 async function backends (t: Test, baseline: BackendHandler, candidate: BackendHandler): Promise<{ baseline: TestBackend, candidate: TestBackend }> {
   const pair = { baseline: await startBackend(baseline), candidate: await startBackend(candidate) }
@@ -373,6 +375,25 @@ t.test('a shadow that answers 5xx, or trickles its body past half its timeout, b
     setTimeout(() => response.end(']}'), 1_200)
   }), 0.5, 'every shadow body ending 1.2 s after its head, against a 2 s timeout')
   t.equal(await factorAfterASecondOf(answerAs('candidate')), 1, 'and a healthy shadow is left alone')
+})
+
+t.test('a gateway that stops takes its back-off out of the report', async (t) => {
+  const urls = await backends(t, answerAs('baseline'), (_request, response) => json(response, 503, { error: 'overloaded' }))
+  const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url })
+  const redis = adminConnection(t, redisUrl)
+  const keys = createKeys(namespace)
+  // Another gateway, still running, whose back-off must stay in the report.
+  const other = { factor: 0.25, reason: 'its own trouble', since: Date.now(), gateway: 'other-host:4242' }
+  await writeShadowGuard(redis, keys, 'products', other)
+  for (let index = 0; index < 10; index++) t.equal((await send(gateway.gatewayUrl, `/products/${index}`)).status, 200)
+  await new Promise((resolve) => setTimeout(resolve, 1_100))
+  await send(gateway.gatewayUrl, '/products/judged')
+  await waitFor(async () => (await readShadowGuards(redis, keys, 'products')).length === 2, 2_000)
+  t.equal((await readShadowGuards(redis, keys, 'products')).length, 2, 'this gateway reports its back-off beside the other')
+
+  await gateway.close()
+
+  t.same(await readShadowGuards(redis, keys, 'products'), [other], 'only the gateway still running is reported')
 })
 
 t.test('a gzip pair arrives as received and decodes', async (t) => {
