@@ -161,9 +161,13 @@ function judge (window: Window, stale: boolean): 'struggling' | 'healthy' | 'unc
 /** What a struggling window saw, over its true length: judged as requests arrive, it spans one to two seconds. */
 function describeStruggle ({ answered, failed, slow, busy }: Window, ageMs: number): string {
   const span = `in the last ${(ageMs / 1_000).toFixed(1)} s`
-  if (busy > 0) return `${busy} shadow requests skipped ${span}: too many waiting for an answer`
+  if (busy > 0) return `${shadowRequests(busy)} skipped ${span}: too many waiting for an answer`
 
-  return `${failed} failed and ${slow} slow of ${answered} shadow requests ${span}`
+  return `${failed} failed and ${slow} slow of ${shadowRequests(answered)} ${span}`
+}
+
+function shadowRequests (count: number): string {
+  return count === 1 ? '1 shadow request' : `${count} shadow requests`
 }
 
 /**

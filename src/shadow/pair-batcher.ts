@@ -216,7 +216,11 @@ export class PairBatcher {
     if ((error as Error)?.name !== 'ReplyError') return 'redis-slow'
 
     if (this.#refusals.present()) {
-      this.#logger.warn({ err: error }, 'Redis refused a batch of pairs: nothing is mirrored until it takes them again')
+      // Redis's own words say why (OOM, READONLY): no stack trace needed.
+      const answer = (error as Error).message
+      this.#logger.warn({ redisError: answer },
+        `Redis refused a batch of pairs (${answer}): nothing is mirrored until it takes them again; ` +
+        "check Redis's maxmemory and that it is a primary, not a read-only replica")
     }
     this.#refusedUntil = this.#now() + refusedForMs
     return 'redis-refused'

@@ -81,6 +81,12 @@ t.test('a struggling window is described over the time it really spans', async (
   // The next request comes 1.6 s after the window began: that is when it is judged.
   policy.admit('GET', 1_600, 0)
   t.equal(changes[0]?.reason, '10 failed and 0 slow of 10 shadow requests in the last 1.6 s')
+
+  const sparse: RateChange[] = []
+  const quiet = new MirrorPolicy(mirrorConfig({ timeoutMs: 200 }), 0, (change) => sparse.push(change))
+  if (quiet.admit('GET', 0, 0) === 'mirror') quiet.release(5, true)
+  quiet.admit('GET', 1_200, 0)
+  t.equal(sparse[0]?.reason, '1 failed and 0 slow of 1 shadow request in the last 1.2 s', 'one request is not "requests"')
 })
 
 t.test('slow answers count as struggling too, and the draw is thinned while backed off', async (t) => {

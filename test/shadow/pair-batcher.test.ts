@@ -171,6 +171,9 @@ t.test('Redis refusing writes on and off near its memory limit is warned once, a
   clock += 1_100
   await writeOne(4, 'free')
   t.same(told(), [40], 'the refusal is warned once, and its end is not told while Redis flickers')
+  const warned = lines().find((line) => line.level === 40)
+  t.match(warned?.msg, /^Redis refused a batch of pairs \(OOM .*\): nothing is mirrored .*; check Redis's maxmemory/, 'in Redis\'s words, with what to check')
+  t.notOk(warned !== undefined && 'err' in warned, 'and without a stack trace')
 
   clock += calmMs
   await writeOne(5, 'free')
