@@ -45,8 +45,10 @@ export async function startTestShadowramp (input: ConfigInput, options: { redisU
   const logger = options.logger ?? createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) })
   const running = await startShadowramp({ config, logger, redisUrl, logRequests: false })
   // A namespace made up here belongs to this test alone: closing leaves
-  // nothing of it in the shared Redis (a private Redis goes with its server).
-  const ownsNamespace = options.redisUrl === undefined && (input.redis as { namespace?: string } | undefined)?.namespace === undefined
+  // nothing of it in the shared Redis, named or not (a private Redis goes
+  // with its server, which may be stopped by then).
+  const sharedRedis = options.redisUrl === undefined || options.redisUrl === await testRedisUrl()
+  const ownsNamespace = sharedRedis && (input.redis as { namespace?: string } | undefined)?.namespace === undefined
   const close = async (): Promise<void> => {
     await running.close()
     if (ownsNamespace) await dropNamespace(redisUrl, config.redis.namespace)
