@@ -58,7 +58,7 @@ import { QueuedPairs } from './lib/queued-pairs.js'
 import { startPrivateRedis, type PrivateRedis } from './lib/redis-server.js'
 import { writeResults } from './lib/results-file.js'
 import { cycleInterval, everyCycle, PooledSlices, straddles, type Interval } from './lib/resample.js'
-import { calmCycles } from './lib/host-steal.js'
+import { calmCycles, readStealMs } from './lib/host-steal.js'
 import { runBench } from './lib/run-guard.js'
 import {
   readShadowMetrics, shadowChangeBetween, traceShadowGauges, type ShadowGaugeTrace, type ShadowMetricsChange
@@ -178,6 +178,12 @@ interface Round {
   order: PhaseName[]
   setups: Partial<Record<SetupName, SetupFigures>>
   faults: Partial<Record<FaultName, FixedRateFigures>>
+  /**
+   * CPU the host took from the machine during each phase, in ms (steal,
+   * host-steal.ts; NaN where unknown). The rounds' medians are not judged
+   * on it, but a round the host slowed shows in its lines and here.
+   */
+  stealMs: Partial<Record<PhaseName, number>>
 }
 
 interface PhaseMedians {
@@ -585,19 +591,23 @@ async function measureRound (index: number, rig: Rig): Promise<Round> {
     .filter((name) => name !== 'redisPaused' || rig.settings.pauseEveryRound || lastRound)
   const shift = (index * 3) % phases.length
   const order = [...phases.slice(shift), ...phases.slice(0, shift)]
-  const round: Round = { round: index + 1, order, setups: {}, faults: {} }
+  const round: Round = { round: index + 1, order, setups: {}, faults: {}, stealMs: {} }
 
   for (const name of order) {
     const label = `round ${index + 1}/${rig.settings.rounds} ${name}`
+    const stealBefore = readStealMs() ?? Number.NaN
     if (isSetup(name)) {
       round.setups[name] = await measureSetup(name, rig)
-      reportSetup(label, round.setups[name])
     } else {
       round.faults[name] = name === 'redisPaused'
         ? await measureRedisPause(rig)
         : await measureFixedRate(name, rig)
-      reportFixed(label, round.faults[name])
     }
+    const taken = round.stealMs[name] = (readStealMs() ?? Number.NaN) - stealBefore
+    const setup = isSetup(name) ? round.setups[name] : undefined
+    const fault = isSetup(name) ? undefined : round.faults[name]
+    if (setup !== undefined) reportSetup(label, setup, taken)
+    if (fault !== undefined) reportFixed(label, fault, taken)
   }
 
   return round
@@ -805,13 +815,17 @@ function processIds (name: GatewayName, rig: Rig): Record<string, number> {
   return ids
 }
 
-function reportSetup (label: string, figures: SetupFigures): void {
+function reportSetup (label: string, figures: SetupFigures, stealMs: number): void {
   const closed = `closed ${formatNumber(figures.closed.requestsPerSecond)} req/s`
-  process.stderr.write(`${label.padEnd(38)} ${closed}; ${describeFixed(figures.fixed)}\n`)
+  process.stderr.write(`${label.padEnd(38)} ${closed}; ${describeFixed(figures.fixed)}${describePhaseSteal(stealMs)}\n`)
 }
 
-function reportFixed (label: string, figures: FixedRateFigures): void {
-  process.stderr.write(`${label.padEnd(38)} ${describeFixed(figures)}\n`)
+function reportFixed (label: string, figures: FixedRateFigures, stealMs: number): void {
+  process.stderr.write(`${label.padEnd(38)} ${describeFixed(figures)}${describePhaseSteal(stealMs)}\n`)
+}
+
+function describePhaseSteal (stealMs: number): string {
+  return Number.isNaN(stealMs) ? '' : `; host took ${formatNumber(stealMs)} ms`
 }
 
 function describeFixed (figures: FixedRateFigures): string {
