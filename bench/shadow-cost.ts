@@ -241,6 +241,8 @@ interface Target {
 interface JudgedCycles {
   picked: number[]
   of: number
+  /** How many cycles were calm, whether or not they were enough. */
+  calm: number
   hostDisturbed: boolean
 }
 
@@ -596,18 +598,16 @@ async function measureRound (index: number, rig: Rig): Promise<Round> {
   for (const name of order) {
     const label = `round ${index + 1}/${rig.settings.rounds} ${name}`
     const stealBefore = readStealMs() ?? Number.NaN
+    const takenByHost = (): number => (round.stealMs[name] = (readStealMs() ?? Number.NaN) - stealBefore)
     if (isSetup(name)) {
       round.setups[name] = await measureSetup(name, rig)
+      reportSetup(label, round.setups[name], takenByHost())
     } else {
       round.faults[name] = name === 'redisPaused'
         ? await measureRedisPause(rig)
         : await measureFixedRate(name, rig)
+      reportFixed(label, round.faults[name], takenByHost())
     }
-    const taken = round.stealMs[name] = (readStealMs() ?? Number.NaN) - stealBefore
-    const setup = isSetup(name) ? round.setups[name] : undefined
-    const fault = isSetup(name) ? undefined : round.faults[name]
-    if (setup !== undefined) reportSetup(label, setup, taken)
-    if (fault !== undefined) reportFixed(label, fault, taken)
   }
 
   return round
@@ -946,7 +946,9 @@ function judgedCycles (interleaved: Interleaved): { fixed: JudgedCycles, closed:
   const judge = (stealBySlice: number[][]): JudgedCycles => {
     const of = Math.min(...stealBySlice.map((slices) => slices.length))
     const calm = calmCycles(stealBySlice, stealLimitMs)
-    return calm.length >= Math.max(2, of / 2) ? { picked: calm, of, hostDisturbed: false } : { picked: everyCycle(of), of, hostDisturbed: true }
+    return calm.length >= Math.max(2, of / 2)
+      ? { picked: calm, of, calm: calm.length, hostDisturbed: false }
+      : { picked: everyCycle(of), of, calm: calm.length, hostDisturbed: true }
   }
 
   return {
@@ -1178,7 +1180,7 @@ function describeSteal (pooled: Array<{ sliceStealMs: number[] }>, cycles: Judge
   if (taken.every(Number.isNaN)) return '  CPU taken by the host: not reported by this system; every cycle judged'
 
   const most = Math.max(...taken.filter((value) => !Number.isNaN(value)))
-  const disturbed = cycles.of - calmCycles(pooled.map((each) => each.sliceStealMs), stealLimitMs).length
+  const disturbed = cycles.of - cycles.calm
   const judged = cycles.hostDisturbed
     ? `too few calm cycles, so the targets are judged on all and cannot be told (README, "Performance")`
     : `the targets are judged on the other ${cycles.picked.length}`

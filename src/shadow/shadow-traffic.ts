@@ -59,12 +59,9 @@ export async function startShadowTraffic (config: Readonly<Config>, options: Sha
     onPendingBytes: (bytes) => metrics.pendingBytes.set(bytes)
   }, logger)
   const gateway = `${hostname()}:${process.pid}`
-  /** Routes this gateway has told the report about, to be cleared when it stops. */
-  const reported = new Set<string>()
   const onRateChange = (route: string, { factor, reason }: RateChange): void => {
     const redis = queue.redis
     if (redis?.status !== 'ready') return
-    reported.add(route)
     // Only for the report; a lost write is repaired by the next change.
     writeShadowGuard(redis, options.keys, route, { factor, reason, since: Date.now(), gateway }).catch(() => {})
   }
@@ -83,7 +80,8 @@ export async function startShadowTraffic (config: Readonly<Config>, options: Sha
       // report after an hour (route-report.ts); this one says so, unless
       // Redis is away, which would hold shutdown for the command timeout.
       if (queue.redis !== undefined && queue.state() !== 'redis-unreachable') {
-        await clearShadowGuards(queue.redis, options.keys, [...reported], gateway).catch(() => {})
+        const mirrored = config.routes.filter((route) => route.mirror !== undefined).map((route) => route.name)
+        await clearShadowGuards(queue.redis, options.keys, mirrored, gateway).catch(() => {})
       }
       await queue.close()
       await mirror.close()
