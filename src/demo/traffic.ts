@@ -33,7 +33,7 @@ let inFlight = 0
 let total = 0
 
 function newWindow () {
-  return { sent: 0, skipped: 0, errors: 0, byServer: new Map<string, number>(), byStatus: new Map<string, number>(), latencies: [] as number[] }
+  return { sent: 0, answered: 0, skipped: 0, errors: 0, byServer: new Map<string, number>(), byStatus: new Map<string, number>(), latencies: [] as number[] }
 }
 
 async function sendOne (): Promise<void> {
@@ -55,6 +55,7 @@ async function sendOne (): Promise<void> {
       bodyTimeout: 10_000
     })
     await response.body.dump({ limit: 1 << 20 })
+    window.answered++
     count(window.byServer, String(response.headers['x-served-by'] ?? 'none'))
     count(window.byStatus, `${Math.floor(response.statusCode / 100)}xx`)
     window.latencies.push(performance.now() - started)
@@ -74,7 +75,10 @@ function report (seconds: number): void {
   const at = (q: number): string => sorted.length === 0 ? '-' : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number).toFixed(1)
   const served = [...window.byServer].map(([name, n]) => `${name} ${n}`).join(', ')
   const statuses = [...window.byStatus].map(([name, n]) => `${name} ${n}`).join(', ')
-  process.stdout.write(`[${seconds}s] sent ${window.sent} (${total} in all) · served by ${served || '-'} · ${statuses || '-'} · ` +
+  // Answers count in the interval they arrive, so a line's answers can
+  // outnumber what it sent: some were sent in the interval before.
+  process.stdout.write(`[${seconds}s] sent ${window.sent} (${total} in all) · answered ${window.answered}: ` +
+    `served by ${served || '-'} · ${statuses || '-'} · ` +
     `p50 ${at(0.5)} ms p99 ${at(0.99)} ms · errors ${window.errors}${window.skipped > 0 ? ` · skipped ${window.skipped}` : ''}\n`)
   Object.assign(window, newWindow())
 }
