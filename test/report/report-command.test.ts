@@ -102,6 +102,70 @@ t.test('shadowramp report prints each route for people, and as JSON for scripts'
   t.match(badSince.stderr, /--since wants a duration such as 30s, 10m, 1h or 2d, got yesterday/)
 })
 
+t.test('shadowramp report over a quiet window says when the latest pairs were captured, not to check the configuration', async (t) => {
+  const redisUrl = await testRedisUrl()
+  const namespace = uniqueNamespace('report')
+  const redis = new Redis(redisUrl)
+  t.teardown(async () => { redis.disconnect(); await dropNamespace(redisUrl, namespace) })
+  const threeMinutesAgo = Date.now() - 3 * 60_000
+  const earlier = [record('identical', { capturedAt: threeMinutesAgo }), record('identical', { capturedAt: threeMinutesAgo })]
+  await recordPairs(redis, createKeys(namespace), 'feed', 'b1', earlier)
+
+  const file = join(tempDir(t, 'sr-report-'), 'config.yaml')
+  writeFileSync(file, stringify({
+    redis: { url: redisUrl, namespace },
+    routes: [
+      { name: 'feed', paths: ['/feed'], baseline: { url: 'http://127.0.0.1:1' }, candidate: { url: 'http://127.0.0.1:2' }, mirror: {} },
+      { name: 'videos', paths: ['/videos'], baseline: { url: 'http://127.0.0.1:1' }, candidate: { url: 'http://127.0.0.1:2' }, mirror: {} }
+    ]
+  }))
+  const run = (...args: string[]) => spawnSync(process.execPath, ['dist/cli/main.js', 'report', ...args, '--config', file], { encoding: 'utf8', timeout: 20_000 })
+
+  const all = run('--since', '10s')
+  t.equal(all.status, 0, all.stderr)
+  t.match(all.stdout, /no pairs in the last 10s; the latest, for feed, were captured 3m ago: widen the window, e\.g\. --since 5m/)
+  t.notMatch(all.stdout, /no pairs at all|check that this configuration/, 'the configuration is not blamed')
+
+  const feed = run('feed', '--since', '10s')
+  t.match(feed.stdout, /no pairs for feed in the last 10s; the latest were captured 3m ago: widen the window, e\.g\. --since 5m/)
+  t.notMatch(feed.stdout, /nor for any other route|check that this configuration/)
+  const widened = run('feed', '--since', '5m')
+  t.match(widened.stdout, /pairs {8}2: identical 2/, 'the suggested window shows the pairs')
+  t.notMatch(widened.stdout, /no pairs/)
+
+  const videos = run('videos', '--since', '10s')
+  t.match(videos.stdout, new RegExp(`no pairs for videos, while other routes in namespace ${namespace} at redis://\\S+ had some until 3m ago: check that requests reach videos`),
+    'a route that never had pairs, beside one that had: its sampling is the question, not the namespace')
+
+  const json = run('--json', '--since', '10s')
+  t.match(JSON.parse(json.stdout), [{ route: 'feed', pairs: 0 }, { route: 'videos', pairs: 0 }], 'the JSON carries no hint')
+})
+
+t.test('shadowramp report with no pairs kept before a quiet window still points at the configuration', async (t) => {
+  const redisUrl = await testRedisUrl()
+  const namespace = uniqueNamespace('report')
+  const redis = new Redis(redisUrl)
+  t.teardown(async () => { redis.disconnect(); await dropNamespace(redisUrl, namespace) })
+  // A bucket counted late, after a backlog, is kept 24 h from then; the look-back still stops 24 h back.
+  const dayAndHourAgo = Date.now() - 25 * 60 * 60_000
+  await recordPairs(redis, createKeys(namespace), 'feed', 'b1', [record('identical', { capturedAt: dayAndHourAgo })])
+
+  const file = join(tempDir(t, 'sr-report-'), 'config.yaml')
+  writeFileSync(file, stringify({
+    redis: { url: redisUrl, namespace },
+    routes: [{ name: 'feed', paths: ['/feed'], baseline: { url: 'http://127.0.0.1:1' }, candidate: { url: 'http://127.0.0.1:2' }, mirror: {} }]
+  }))
+  const run = (...args: string[]) => spawnSync(process.execPath, ['dist/cli/main.js', 'report', ...args, '--config', file], { encoding: 'utf8', timeout: 20_000 })
+
+  const all = run('--since', '10s')
+  t.equal(all.status, 0, all.stderr)
+  t.match(all.stdout, new RegExp(`no pairs at all in namespace ${namespace} at redis://\\S+: if the gateway mirrors, check that this configuration names its redis\\.url`))
+  t.notMatch(all.stdout, /widen the window/)
+  const feed = run('feed', '--since', '10s')
+  t.match(feed.stdout, new RegExp(`no pairs for feed in namespace ${namespace} at redis://\\S+, nor for any other route: if a gateway mirrors it, check that this configuration`))
+  t.notMatch(feed.stdout, /widen the window/)
+})
+
 t.test('shadowramp report with Redis unreachable says so in one line, without the client retries', async (t) => {
   const dir = tempDir(t, 'sr-report-')
   const file = join(dir, 'config.yaml')
