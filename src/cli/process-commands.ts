@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util'
 import { parseDuration } from '../config/duration.js'
 import { loadConfig } from '../config/load.js'
 import type { Config } from '../config/schema.js'
+import { retentionMs } from '../store/diff-aggregates.js'
 import { resolveRedis } from '../store/redis-bootstrap.js'
 import { createLogger } from '../telemetry/logger.js'
 import { printReport } from './report.js'
@@ -50,8 +51,11 @@ export async function reportCommand (args: string[]): Promise<number> {
     options: { ...configOption, since: { type: 'string', default: '10m' }, json: { type: 'boolean', default: false } }
   })
   const sinceMs = parseDuration(values.since)
-  if (sinceMs === undefined) {
-    process.stderr.write(`shadowramp: --since wants a duration such as 30s, 10m, 1h or 2d, got ${values.since}\n`)
+  // Pairs are counted for a day: a wider window shows nothing more, and its
+  // buckets, read one by one, would only cost time and memory.
+  if (sinceMs === undefined || sinceMs <= 0 || sinceMs > retentionMs) {
+    process.stderr.write('shadowramp: --since wants a duration above 0 and at most 1d (pairs are counted for a day), ' +
+      `such as 30s, 10m or 1h, got "${values.since}"\n`)
     return 2
   }
 

@@ -97,9 +97,11 @@ t.test('shadowramp report prints each route for people, and as JSON for scripts'
   const unknown = run('nonsense')
   t.equal(unknown.status, 1)
   t.match(unknown.stderr, /shadowramp: unknown route nonsense/)
-  const badSince = run('--since', 'yesterday')
-  t.equal(badSince.status, 2)
-  t.match(badSince.stderr, /--since wants a duration such as 30s, 10m, 1h or 2d, got yesterday/)
+  for (const since of ['yesterday', '0s', '2d', '999d', '']) {
+    const badSince = run('--since', since)
+    t.equal(badSince.status, 2, `--since ${since} is refused`)
+    t.match(badSince.stderr, `--since wants a duration above 0 and at most 1d (pairs are counted for a day), such as 30s, 10m or 1h, got "${since}"`)
+  }
 })
 
 t.test('shadowramp report over a quiet window says when the latest pairs were captured, not to check the configuration', async (t) => {
