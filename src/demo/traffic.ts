@@ -11,14 +11,7 @@ import { parseArgs } from 'node:util'
 import { Agent, request } from 'undici'
 import { drawRequest } from './traffic-mix.js'
 
-const { values } = parseArgs({
-  options: {
-    url: { type: 'string', default: process.env.SHADOWRAMP_URL ?? 'http://127.0.0.1:8080' },
-    rate: { type: 'string', default: '80' },
-    duration: { type: 'string', default: '600' },
-    users: { type: 'string', default: '1000' }
-  }
-})
+const values = readOptions()
 
 const base = values.url.replace(/\/+$/, '')
 const rate = boundedNumber(values.rate, 1, 2_000, 'rate')
@@ -81,6 +74,24 @@ function report (seconds: number): void {
     `served by ${served || '-'} · ${statuses || '-'} · ` +
     `p50 ${at(0.5)} ms p99 ${at(0.99)} ms · errors ${window.errors}${window.skipped > 0 ? ` · skipped ${window.skipped}` : ''}\n`)
   Object.assign(window, newWindow())
+}
+
+/** The command line, or a one-line reason and exit 2: a mistyped flag deserves no stack trace. */
+function readOptions () {
+  try {
+    return parseArgs({
+      options: {
+        url: { type: 'string', default: process.env.SHADOWRAMP_URL ?? 'http://127.0.0.1:8080' },
+        rate: { type: 'string', default: '80' },
+        duration: { type: 'string', default: '600' },
+        users: { type: 'string', default: '1000' }
+      }
+    }).values
+  } catch (error) {
+    const reason = (error as Error).message.split('\n')[0]?.replace(/\.$/, '')
+    process.stderr.write(`demo:traffic: ${reason}; options: --url, --rate, --duration, --users\n`)
+    process.exit(2)
+  }
 }
 
 function boundedNumber (text: string, min: number, max: number, name: string): number {
