@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
 import { createServer, Socket } from 'node:net'
 import { SR_ERR_REDIS_UNAVAILABLE } from '../errors.js'
 import type { Logger } from '../telemetry/logger.js'
@@ -37,8 +38,32 @@ export async function resolveRedis (configuredUrl: string | undefined, logger: L
   return { url, privateServer: server }
 }
 
+/** Tries with a fresh free port this many times when another server takes the one picked. */
+const portAttempts = 3
+
+/**
+ * Starts a redis-server from PATH on `port`, or on a free loopback port.
+ * A free port is only free when probed: another process may bind it before
+ * redis-server does, which then exits while the other answers on it. So
+ * the server is known ready only once the one answering is this child
+ * (its process id, from INFO); a picked port taken meanwhile is picked
+ * again, a given one is an error.
+ */
 export async function startPrivateRedis (port?: number): Promise<{ port: number, server: ChildProcess }> {
-  port ??= await freePort()
+  for (let attempt = 1; ; attempt++) {
+    const chosen = port ?? await freePort()
+    const server = spawnRedis(chosen)
+    const outcome = await untilOwnServerAnswers(server, chosen, 5_000)
+    if (outcome === 'ready') return { port: chosen, server }
+
+    server.kill('SIGKILL')
+    if (outcome === 'exited' && port === undefined && attempt < portAttempts) continue
+    const why = outcome === 'exited' ? 'exited, its port likely taken by another process' : 'did not answer in time'
+    throw new SR_ERR_REDIS_UNAVAILABLE(`the private redis-server on port ${chosen} ${why}`)
+  }
+}
+
+function spawnRedis (port: number): ChildProcess {
   const server = spawn(redisServerCommand, [
     '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no',
     '--protected-mode', 'yes', '--daemonize', 'no', '--loglevel', 'warning'
@@ -47,14 +72,31 @@ export async function startPrivateRedis (port?: number): Promise<{ port: number,
   process.once('exit', stop)
   server.once('exit', () => process.off('exit', stop))
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) => {
-      reject(error.code === 'ENOENT' ? new SR_ERR_REDIS_UNAVAILABLE(redisInstallHint) : error)
-    })
-    void waitForPing(port, 5_000).then((ok) => ok ? resolve() : reject(new SR_ERR_REDIS_UNAVAILABLE(`the private redis-server on port ${port} did not start`)))
-  })
+  return server
+}
 
-  return { port, server }
+/**
+ * Resolves 'ready' once the redis-server answering at the port is this
+ * child, 'exited' if the child exits first, 'late' after the timeout.
+ * Rejects when redis-server could not be started (not on PATH).
+ */
+async function untilOwnServerAnswers (server: ChildProcess, port: number, timeoutMs: number): Promise<'ready' | 'exited' | 'late'> {
+  if (server.pid === undefined) {
+    // Not started at all: the reason comes as an 'error' event.
+    const [error] = await once(server, 'error') as [NodeJS.ErrnoException]
+    throw error.code === 'ENOENT' ? new SR_ERR_REDIS_UNAVAILABLE(redisInstallHint) : error
+  }
+
+  let exited = false
+  server.once('exit', () => { exited = true })
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (exited) return 'exited'
+    if (await answeringPid(port) === server.pid) return 'ready'
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+
+  return 'late'
 }
 
 export async function freePort (): Promise<number> {
@@ -67,16 +109,6 @@ export async function freePort (): Promise<number> {
       probe.close(() => resolve(port))
     })
   })
-}
-
-async function waitForPing (port: number, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (await answersPing('127.0.0.1', port)) return true
-    await new Promise((resolve) => setTimeout(resolve, 50))
-  }
-
-  return false
 }
 
 /** True when a Redis answers PING at the address within half a second. */
@@ -92,5 +124,27 @@ export async function answersPing (host: string, port: number): Promise<boolean>
       if (reply.includes('\r\n')) finish(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'))
     })
     socket.connect(port, host, () => socket.write('PING\r\n'))
+  })
+}
+
+/**
+ * The process id of the redis-server answering at a loopback port, from
+ * INFO server; undefined when none answers within half a second, or one
+ * that asks for a password.
+ */
+async function answeringPid (port: number): Promise<number | undefined> {
+  return await new Promise((resolve) => {
+    const socket = new Socket()
+    let reply = ''
+    const finish = (pid: number | undefined): void => { socket.destroy(); resolve(pid) }
+    socket.setTimeout(500, () => finish(undefined))
+    socket.once('error', () => finish(undefined))
+    socket.on('data', (chunk) => {
+      reply += chunk.toString('latin1')
+      const found = /process_id:(\d+)/.exec(reply)
+      if (found !== null) finish(Number(found[1]))
+      else if (reply.startsWith('-')) finish(undefined)
+    })
+    socket.connect(port, '127.0.0.1', () => socket.write('INFO server\r\n'))
   })
 }

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { Redis } from 'ioredis'
-import { answersPing, resolveRedis } from '../../src/store/redis-bootstrap.js'
+import { answersPing, resolveRedis, startPrivateRedis } from '../../src/store/redis-bootstrap.js'
 import { closedPort } from '../helpers/http.js'
 import { memoryLogger } from '../helpers/gateway.js'
 import { testRedisUrl } from '../helpers/redis.js'
@@ -50,4 +50,19 @@ t.test('without redis-server on PATH it stops with one line that says how to get
     code: 'SR_ERR_REDIS_UNAVAILABLE',
     message: /redis-server is not on PATH: install it \(apt-get install redis-server\) or start the compose service \(docker compose up -d redis\)/
   })
+})
+
+t.test('a private redis-server whose port another server holds is not taken for ready', async (t) => {
+  const first = await startPrivateRedis()
+  t.teardown(() => { first.server.kill('SIGKILL') })
+
+  // Another Redis answers on that port: what answers there is not the new child.
+  await t.rejects(startPrivateRedis(first.port), {
+    code: 'SR_ERR_REDIS_UNAVAILABLE',
+    message: new RegExp(`the private redis-server on port ${first.port} exited, its port likely taken by another process`)
+  })
+  const second = await startPrivateRedis()
+  t.teardown(() => { second.server.kill('SIGKILL') })
+  t.not(second.port, first.port, 'a picked port is a free one')
+  t.equal(second.server.exitCode, null, 'and the server on it is the child that was started')
 })
