@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { Transform, type Readable } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify'
@@ -16,7 +16,7 @@ import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js'
 import { closeLiveRoute, createLiveRoute, type LiveRoute } from './live-route.js'
 import type { LiveCounter } from './live-counter.js'
 import type { LiveTap, Mirror } from './mirror.js'
-import type { UpstreamRequest, UpstreamResponse } from './upstream.js'
+import type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream.js'
 
 /** Where the gateway learns each route's current percentage. */
 export interface PercentageSource {
@@ -189,7 +189,8 @@ function sendAnswer (route: LiveRoute, request: UpstreamRequest, answer: LiveAns
 }
 
 function sendUpstream (route: LiveRoute, request: UpstreamRequest, servedBy: string, response: UpstreamResponse, reply: FastifyReply, tap: LiveTap | undefined): void {
-  reply.code(response.statusCode).headers(forwardResponseHeaders(response.headers)).header('x-served-by', servedBy)
+  const upstream = servedBy === 'candidate' ? route.candidate : route.baseline
+  reply.code(response.statusCode).headers(clientLocations(forwardResponseHeaders(response.headers), upstream)).header('x-served-by', servedBy)
 
   const bodiless = request.method === 'HEAD' || response.statusCode === 204 || response.statusCode === 304
   if (bodiless) {
@@ -207,6 +208,16 @@ function sendUpstream (route: LiveRoute, request: UpstreamRequest, servedBy: str
   }
 
   reply.send(throughObservers(response.body, observers))
+}
+
+/** The headers that point at a URL, rewritten where they name the backend itself (Upstream.clientLocation). */
+function clientLocations (headers: OutgoingHttpHeaders, upstream: Upstream): OutgoingHttpHeaders {
+  for (const name of ['location', 'content-location']) {
+    const value = headers[name]
+    if (typeof value === 'string') headers[name] = upstream.clientLocation(value)
+  }
+
+  return headers
 }
 
 /**

@@ -50,6 +50,7 @@ export class Upstream {
   readonly host: string
   readonly timeoutMs: number
   readonly #pool: Pool
+  readonly #origin: string
   readonly #prefix: string
 
   constructor (name: BackendName, config: BackendConfig) {
@@ -57,6 +58,7 @@ export class Upstream {
     this.name = name
     this.host = url.host
     this.timeoutMs = config.timeoutMs
+    this.#origin = url.origin
     this.#prefix = url.pathname.replace(/\/+$/, '')
     this.#pool = new Pool(url.origin, {
       connections: config.connections,
@@ -75,6 +77,37 @@ export class Upstream {
       headers,
       body: request.body
     })
+  }
+
+  /**
+   * A Location (or Content-Location) from this backend, as the client
+   * should see it: a URL of the backend itself becomes a path on the
+   * gateway, without the backend's path prefix, so that its own address
+   * never reaches clients, who would go around the gateway with it. Any
+   * other value (another host, a relative reference) passes as it is.
+   */
+  clientLocation (value: string): string {
+    let path: string
+    if (value.startsWith('/') && !value.startsWith('//')) {
+      path = value
+    } else {
+      const url = URL.canParse(value) ? new URL(value) : undefined
+      if (url?.origin !== this.#origin) return value
+      path = url.pathname + url.search + url.hash
+    }
+
+    return this.#withoutPrefix(path) ?? value
+  }
+
+  /** A path under the backend's prefix, from the gateway's side; undefined when it lies outside it. */
+  #withoutPrefix (path: string): string | undefined {
+    if (this.#prefix === '') return path
+    if (path === this.#prefix) return '/'
+    const next = path[this.#prefix.length]
+    if (!path.startsWith(this.#prefix) || (next !== '/' && next !== '?' && next !== '#')) return undefined
+
+    const rest = path.slice(this.#prefix.length)
+    return rest.startsWith('/') ? rest : `/${rest}`
   }
 
   translateError (error: unknown): UpstreamFailure {

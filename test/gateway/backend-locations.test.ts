@@ -1,0 +1,49 @@
+import t from 'tap'
+import { request } from 'undici'
+import { startTestShadowramp } from '../helpers/gateway.js'
+import { json, startBackend } from '../helpers/http.js'
+
+/**
+ * A backend that answers every POST with 201 and the Location it is told
+ * to give, by query: `?location=<value>`, `{self}` standing for its own
+ * origin.
+ */
+async function startLocatingBackend () {
+  const backend = await startBackend((incoming, response) => {
+    const asked = new URL(incoming.url, 'http://x').searchParams.get('location') ?? ''
+    const location = asked.replace('{self}', backend.url)
+    json(response, 201, { created: true }, { location, 'content-location': location })
+  })
+  return backend
+}
+
+t.test("a Location naming the backend itself reaches the client as a path on the gateway, never the backend's address", async (t) => {
+  const baseline = await startLocatingBackend()
+  const prefixed = await startLocatingBackend()
+  const gateway = await startTestShadowramp({
+    routes: [
+      { name: 'carts', paths: ['/carts', '/carts/*'], baseline: { url: baseline.url }, candidate: { url: baseline.url }, percentage: 0 },
+      { name: 'orders', paths: ['/orders', '/orders/*'], baseline: { url: `${prefixed.url}/v2` }, candidate: { url: `${prefixed.url}/v2` }, percentage: 0 }
+    ]
+  })
+  t.teardown(async () => { await gateway.close(); await baseline.close(); await prefixed.close() })
+
+  const locationFor = async (path: string, location: string): Promise<unknown> => {
+    const response = await request(`${gateway.gatewayUrl}${path}?location=${encodeURIComponent(location)}`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } })
+    await response.body.dump()
+    t.equal(response.headers['content-location'], response.headers.location, 'Content-Location is treated alike')
+    return response.headers.location
+  }
+
+  t.equal(await locationFor('/carts', '{self}/carts/51'), '/carts/51', "the backend's origin is taken off")
+  t.equal(await locationFor('/carts', '{self}/carts/51?fresh=1#top'), '/carts/51?fresh=1#top', 'its query and fragment stay')
+  t.equal(await locationFor('/carts', '/carts/52'), '/carts/52', 'a path passes as it is')
+  t.equal(await locationFor('/carts', 'https://cdn.example/carts/51'), 'https://cdn.example/carts/51', 'another host passes as it is')
+  t.equal(await locationFor('/carts', '//cdn.example/x'), '//cdn.example/x', 'a network-path reference passes as it is')
+  t.equal(await locationFor('/carts', 'carts/53'), 'carts/53', 'a relative reference passes as it is')
+
+  t.equal(await locationFor('/orders', '{self}/v2/orders/7'), '/orders/7', "a prefixed backend's prefix is taken off too")
+  t.equal(await locationFor('/orders', '/v2/orders/8'), '/orders/8', 'from a path under the prefix as well')
+  t.equal(await locationFor('/orders', '/v2'), '/', 'the prefix itself is the root')
+  t.equal(await locationFor('/orders', '/v20/orders/9'), '/v20/orders/9', 'a path that only starts with the same letters is not under it')
+})
