@@ -126,3 +126,19 @@ t.test('--admin wins over SHADOWRAMP_ADMIN_URL', async (t) => {
   t.equal(run.code, 0, run.stderr)
   t.match(run.stdout, /^feed\n/)
 })
+
+t.test('a route without a plan, rolled back, says to set its percentage by hand, not to retry', async (t) => {
+  const admin = await startAdminHarness(t, { routes: [quietRoute('carts', { percentage: 10 })] })
+  const env = { SHADOWRAMP_ADMIN_URL: admin.adminUrl, SHADOWRAMP_TOKEN: operatorSecret }
+  const byHand = 'set the percentage by hand with shadowramp set carts <percentage>'
+
+  const rollback = await runCli(['rollback', 'carts'], env)
+  t.equal(rollback.code, 0, rollback.stderr)
+  t.equal(rollback.stdout, `carts: 0% · rolled-back (no plan) — rolled back: no plan to retry; ${byHand}\n`)
+
+  const status = await runCli(['status', 'carts'], env)
+  t.match(status.stdout, `  waiting for  rolled back: no plan to retry; ${byHand}\n`)
+  t.notMatch(status.stdout, /waiting for a person to retry/)
+
+  oneLine(t, await runCli(['retry', 'carts'], env), /^shadowramp: route carts cannot do that: retry needs a plan, and the route has none in its configuration; set the percentage by hand instead with shadowramp set carts <percentage> \(HTTP 409, SR_ERR_ACTION_REFUSED\)$/m)
+})
