@@ -65,7 +65,7 @@ t.test('the action verbs change the rollout through the API, and history shows t
     [['resume', 'feed'], /^feed: 25% · ramping · step 3\/4 \(25%\) — the first analysis of this step \(every 10 s\)\n$/],
     [['pause', 'feed', '--reason', 'lunch'], /^feed: 25% · paused · step 3\/4 \(25%\) — paused by alice/],
     [['promote', 'feed'], /^feed: 100% · complete · step 4\/4 \(100%\)/],
-    [['rollback', 'feed'], /^feed: 0% · rolled-back · step 1\/4 \(1%\) — rolled back: waiting for a person to retry/],
+    [['rollback', 'feed'], /^feed: 0% · rolled-back · a retry starts at step 1\/4 \(1%\) — rolled back: waiting for a person to retry/],
     [['retry', 'feed'], /^feed: 1% · ramping · step 1\/4 \(1%\)/]
   ]
   for (const [args, expected] of steps) {
