@@ -105,8 +105,12 @@ t.test('failures print one line on stderr and exit nonzero', async (t) => {
     [['status', '--admin', unreachable], env, new RegExp(`cannot reach the admin API at ${unreachable} \\(connection refused\\)`)],
     [['status'], { ...env, SHADOWRAMP_ADMIN_URL: unreachable }, /cannot reach the admin API/],
     [['set', 'feed', 'lots'], env, /a percentage from 0 to 100 is needed, got lots/, 2],
+    [['set', 'feed', '150'], env, /^shadowramp: a percentage from 0 to 100 is needed, got 150$/m, 2],
+    [['set', 'feed', '--', '-1'], env, /^shadowramp: a percentage from 0 to 100 is needed, got -1$/m, 2],
     [['pause'], env, /usage: shadowramp pause <route>/, 2],
     [['history', 'feed', '--limit', 'x'], env, /--limit wants a number/, 2],
+    [['history', 'feed', '--limit', '0'], env, /^shadowramp: --limit wants a number of entries from 1 to 1000, got 0$/m, 2],
+    [['history', 'feed', '--limit', '1001'], env, /^shadowramp: --limit wants a number of entries from 1 to 1000, got 1001$/m, 2],
     [['status', '--admin', 'ftp://127.0.0.1'], env, /--admin .* wants the admin listener's http/, 2],
     [['status', '--colour'], env, /Unknown option '--colour'/, 2]
   ]
