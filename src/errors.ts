@@ -73,7 +73,7 @@ export const SR_ERR_BAD_PATH = defineError(
 export const SR_ERR_FALLBACK_EMPTY = defineError(
   'SR_ERR_FALLBACK_EMPTY', 'no backend answered and route %s has no fallback content for this request', 503)
 export const SR_ERR_UNKNOWN_ROUTE = defineError(
-  'SR_ERR_UNKNOWN_ROUTE', 'unknown route %s', 404)
+  'SR_ERR_UNKNOWN_ROUTE', 'unknown route %s%s', 404)
 export const SR_ERR_BAD_PERCENTAGE = defineError(
   'SR_ERR_BAD_PERCENTAGE', 'percentage must be a number from 0 to 100 in steps of 0.01, got %s', 400)
 export const SR_ERR_LISTEN = defineError(

@@ -43,9 +43,14 @@ export function formatHistory (entries: readonly HistoryLine[]): string {
 }
 
 function describeStatus (route: RouteView): string {
-  if (route.step === null) return `${route.status} (no plan)`
+  const { step, plan } = route
+  if (step === null || plan === null) return `${route.status} (no plan)`
+  // Rolled back to 0%, a route keeps the first step for a retry to start
+  // from; shown as its step, "step 1/4 (10%)" read as 10% served.
+  const belowStep = route.status === 'rolled-back' && route.percentage < step.percentage
+  if (belowStep) return `${route.status} · a retry starts at step 1/${step.of} (${plan.steps[0]}%)`
 
-  return `${route.status} · step ${route.step.index + 1}/${route.step.of} (${route.step.percentage}%)`
+  return `${route.status} · step ${step.index + 1}/${step.of} (${step.percentage}%)`
 }
 
 function describeIdle (route: RouteView): string {

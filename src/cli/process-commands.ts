@@ -16,8 +16,21 @@ import { startWorkerProcess } from './worker.js'
 
 const configOption = { config: { type: 'string', short: 'c' } } as const
 
+const defaultConfigFile = 'config/shadowramp.yaml'
+
 function readConfig (file: string | undefined): Readonly<Config> {
-  return loadConfig(file ?? process.env.SHADOWRAMP_CONFIG ?? 'config/shadowramp.yaml')
+  return loadConfig(file ?? process.env.SHADOWRAMP_CONFIG ?? defaultConfigFile)
+}
+
+/**
+ * The file read, as a message names it. Without --config it is chosen
+ * for the person, who may think it is another (the demo's): say how.
+ */
+function describeConfigFile (file: string | undefined): string {
+  if (file !== undefined) return file
+  if (process.env.SHADOWRAMP_CONFIG !== undefined) return `${process.env.SHADOWRAMP_CONFIG} (from SHADOWRAMP_CONFIG)`
+
+  return `${defaultConfigFile} (the default; --config names another)`
 }
 
 export async function serveCommand (args: string[]): Promise<number> {
@@ -61,7 +74,8 @@ export async function reportCommand (args: string[]): Promise<number> {
 
   const config = readConfig(values.config)
   const redisUrl = process.env.REDIS_URL ?? config.redis.url
-  await printReport(config, redisUrl, { route: positionals[0], sinceMs, sinceLabel: values.since, json: values.json }, (text) => process.stdout.write(`${text}\n`))
+  const options = { route: positionals[0], configFile: describeConfigFile(values.config), sinceMs, sinceLabel: values.since, json: values.json }
+  await printReport(config, redisUrl, options, (text) => process.stdout.write(`${text}\n`))
 
   return 0
 }

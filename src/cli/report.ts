@@ -11,6 +11,8 @@ import { describeAge } from './format-status.js'
 
 export interface ReportOptions {
   route?: string | undefined
+  /** The configuration file as a message names it: its path, and how it was chosen. */
+  configFile: string
   sinceMs: number
   sinceLabel: string
   json: boolean
@@ -20,7 +22,7 @@ export interface ReportOptions {
 export async function printReport (config: Readonly<Config>, redisUrl: string, options: ReportOptions, write: (text: string) => void): Promise<RouteReport[]> {
   const routes = options.route === undefined ? config.routes.map((route) => route.name) : [options.route]
   if (options.route !== undefined && !config.routes.some((route) => route.name === options.route)) {
-    throw new SR_ERR_UNKNOWN_ROUTE(options.route)
+    throw new SR_ERR_UNKNOWN_ROUTE(options.route, `: ${options.configFile} has ${listRoutes(config)}`)
   }
 
   const redis = connectRedis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2_000 })
@@ -49,6 +51,13 @@ export async function printReport (config: Readonly<Config>, redisUrl: string, o
   } finally {
     redis.disconnect()
   }
+}
+
+/** "one route, api" or "routes products, orders": what a file has, for a name it lacks. */
+function listRoutes (config: Readonly<Config>): string {
+  const names = config.routes.map((route) => route.name)
+
+  return names.length === 1 ? `one route, ${names[0]}` : `routes ${names.join(', ')}`
 }
 
 /** The latest pairs found before a report's window: their route, and the start of their bucket. */

@@ -65,8 +65,7 @@ async function historyCommand (args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options })
   const route = positionals[0]
   if (route === undefined) return usageError(io, 'usage: shadowramp history <route> [--limit N] [--json]')
-  // The API checks the range; this catches what is no number at all.
-  if (!/^\d{1,4}$/.test(values.limit)) return usageError(io, `--limit wants a number of entries from 1 to 1000, got ${values.limit}`)
+  if (!isHistoryLimit(values.limit)) return usageError(io, `--limit wants a number of entries from 1 to 1000, got ${values.limit}`)
   const url = resolveAdminUrl(values.admin, io)
   if (url === undefined) return usageError(io, adminUrlProblem)
 
@@ -86,9 +85,8 @@ async function actionCommand (command: string, args: string[], io: CommandIo): P
 
   const body: { percentage?: number, reason?: string } = { reason: values.reason }
   if (command === 'set') {
-    const percentage = Number(percentageText)
-    const readable = percentageText?.trim() !== '' && Number.isFinite(percentage)
-    if (!readable) return usageError(io, `a percentage from 0 to 100 is needed, got ${percentageText}`)
+    const percentage = readPercentage(percentageText)
+    if (percentage === undefined) return usageError(io, `a percentage from 0 to 100 is needed, got ${percentageText}`)
     body.percentage = percentage
   }
 
@@ -99,6 +97,25 @@ async function actionCommand (command: string, args: string[], io: CommandIo): P
   const view = await withClient(url, io, async (client) => await client.post<RouteView>(path, body))
   io.out(formatRouteLine(view))
   return 0
+}
+
+/*
+ * The ranges the API checks are checked here too: its refusal names a
+ * schema path ("body/percentage must be <= 100"), not what to type. The
+ * API's finer rule (hundredths of a percent) it says in plain words.
+ */
+
+function readPercentage (text: string | undefined): number | undefined {
+  const percentage = Number(text)
+  const readable = text?.trim() !== '' && Number.isFinite(percentage)
+
+  return readable && percentage >= 0 && percentage <= 100 ? percentage : undefined
+}
+
+function isHistoryLimit (text: string): boolean {
+  const limit = Number(text)
+
+  return /^\d{1,4}$/.test(text) && limit >= 1 && limit <= 1_000
 }
 
 const adminUrlProblem = '--admin (or SHADOWRAMP_ADMIN_URL) wants the admin listener\'s http:// or https:// URL'

@@ -152,7 +152,7 @@ export class RolloutController {
     const percentage = Math.max(state.percentage, plan.steps[stepIndex] ?? 0)
     const change: RolloutStateChange = { ...carry(state), ...onStep(plan, stepIndex, percentage, now), actor: 'controller', reason: 'plan started', lastAnalysisAt: now }
     const history = { actor: 'controller', action: 'start', from: state.percentage, to: percentage, reason: `plan started at step ${stepIndex + 1} of ${plan.steps.length}` }
-    await this.#write(state, change, history, now)
+    await this.#write(state, change, history, now, describeStart(state.route, history, stepIndex, plan))
   }
 
   async #readWindow (route: string, from: number, to: number): Promise<StepWindow> {
@@ -212,14 +212,14 @@ export class RolloutController {
   }
 
   /** Writes only over the state the decision was taken on; a change in between wins. */
-  async #write (state: RolloutState, change: RolloutStateChange, history: Omit<HistoryEntry, 'at' | 'route'> | undefined, now: number): Promise<void> {
+  async #write (state: RolloutState, change: RolloutStateChange, history: Omit<HistoryEntry, 'at' | 'route'> | undefined, now: number, message?: string): Promise<void> {
     const written = await writeRolloutState(this.#redis as RedisClient, this.#options.keys, state.route, change, { expectVersion: state.version, history, now })
     if (written === undefined) {
       this.#options.logger.info({ route: state.route }, 'route changed during the analysis; the decision is dropped and taken again next interval')
       return
     }
     if (history !== undefined) {
-      this.#options.logger.info({ route: state.route, action: history.action, from: history.from, to: history.to, reason: history.reason }, `${state.route}: ${history.action} from ${history.from} to ${history.to}`)
+      this.#options.logger.info({ route: state.route, action: history.action, from: history.from, to: history.to, reason: history.reason }, message ?? `${state.route}: ${history.action} from ${history.from} to ${history.to}`)
     }
   }
 
@@ -268,4 +268,14 @@ function carry (state: RolloutState): RolloutStateChange {
 
 function entryKey (entry: HistoryEntry): string {
   return `${entry.at}\u0000${entry.action}\u0000${entry.from}\u0000${entry.to}\u0000${entry.actor}`
+}
+
+/**
+ * A plan usually starts on the step the route already serves, and "start
+ * from 10 to 10" read as a change that was none: say where it started.
+ */
+function describeStart (route: string, history: { from: number, to: number }, stepIndex: number, plan: RolloutPlan): string {
+  const started = `${route}: plan started at ${history.to}% (step ${stepIndex + 1} of ${plan.steps.length})`
+
+  return history.from === history.to ? started : `${started}, up from ${history.from}%`
 }

@@ -48,7 +48,7 @@ export function planManualAction (state: RolloutState, plan: RolloutPlan | undef
     }
     case 'roll-back': {
       const target = plan === undefined ? { stepIndex: 0, percentage: 0 } : findRollbackStep(plan, state.stepIndex ?? 0, state.status === 'rolled-back')
-      return rolledBack(state, target, who, why, now, 'roll-back')
+      return rolledBack(state, target, who, why, now, 'roll-back', plan !== undefined)
     }
     default:
       return planPlanAction(state, requirePlan(state.route, plan, action), action, who, why, now)
@@ -62,7 +62,7 @@ export function planAlertRollback (state: RolloutState, plan: RolloutPlan | unde
   // A route an alert finds rolled back already goes to zero: repeated alert
   // notifications must not walk it down one step each.
   const target = plan === undefined ? { stepIndex: 0, percentage: 0 } : findRollbackStep(plan, state.stepIndex ?? 0, state.status === 'rolled-back')
-  const transition = rolledBack(state, target, who, who.reason ?? `alert from ${who.actor}`, now, 'alert')
+  const transition = rolledBack(state, target, who, who.reason ?? `alert from ${who.actor}`, now, 'alert', plan !== undefined)
   return { ...transition, history: { ...transition.history, figures: who.alert } }
 }
 
@@ -127,7 +127,7 @@ export function onStep (plan: RolloutPlan, stepIndex: number, percentage: number
   }
 }
 
-function rolledBack (state: RolloutState, target: { stepIndex: number, percentage: number }, who: Actor, why: string, now: number, action: string): Transition {
+function rolledBack (state: RolloutState, target: { stepIndex: number, percentage: number }, who: Actor, why: string, now: number, action: string, hasPlan: boolean): Transition {
   const change: RolloutStateChange = {
     ...carryOver(state),
     actor: who.actor,
@@ -137,7 +137,7 @@ function rolledBack (state: RolloutState, target: { stepIndex: number, percentag
     stepStartedAt: now,
     failingIntervals: 0,
     status: 'rolled-back',
-    waitingFor: 'rolled back: waiting for a person to retry'
+    waitingFor: hasPlan ? 'rolled back: waiting for a person to retry' : `rolled back: no plan to retry; set the percentage by hand with ${setCommand(state.route)}`
   }
 
   return { change, history: { actor: who.actor, action, from: state.percentage, to: target.percentage, reason: why } }
@@ -157,8 +157,16 @@ function carryOver (state: RolloutState): RolloutStateChange {
 }
 
 function requirePlan (route: string, plan: RolloutPlan | undefined, action: ManualAction): RolloutPlan {
-  if (plan === undefined) throw new SR_ERR_ACTION_REFUSED(route, `${action.kind} needs a plan, and the route has none in its configuration`)
+  if (plan === undefined) throw new SR_ERR_ACTION_REFUSED(route, `${action.kind} needs a plan, and the route has none in its configuration; set the percentage by hand instead with ${setCommand(route)}`)
   return plan
+}
+
+/**
+ * Only a person moves a route without a plan. Its messages name the
+ * command, or a rolled-back route sends people to retry, which it refuses.
+ */
+function setCommand (route: string): string {
+  return `shadowramp set ${route} <percentage>`
 }
 
 function refuseWhen (state: RolloutState, refused: boolean, why: string): void {

@@ -73,7 +73,7 @@ t.test('a firing Alertmanager alert rolls its route back within a second, and th
     alertCount: 1,
     alerts: [{ labels: { alertname: 'CandidateErrors', route: 'feed', severity: 'page' }, annotations: { summary: 'candidate 5xx above 5%' }, fingerprint: 'f0' }]
   })
-  t.match((await admin.call('GET', '/api/routes/feed')).body, { status: 'rolled-back', actor: 'alertmanager', waitingFor: /waiting for a person to retry/ })
+  t.match((await admin.call('GET', '/api/routes/feed')).body, { status: 'rolled-back', actor: 'alertmanager', waitingFor: /no plan to retry; set the percentage by hand/ })
 })
 
 t.test('an alert rolls a route back whatever its status: paused, ramping, holding or complete', async (t) => {

@@ -65,7 +65,7 @@ t.test('the action verbs change the rollout through the API, and history shows t
     [['resume', 'feed'], /^feed: 25% · ramping · step 3\/4 \(25%\) — the first analysis of this step \(every 10 s\)\n$/],
     [['pause', 'feed', '--reason', 'lunch'], /^feed: 25% · paused · step 3\/4 \(25%\) — paused by alice/],
     [['promote', 'feed'], /^feed: 100% · complete · step 4\/4 \(100%\)/],
-    [['rollback', 'feed'], /^feed: 0% · rolled-back · step 1\/4 \(1%\) — rolled back: waiting for a person to retry/],
+    [['rollback', 'feed'], /^feed: 0% · rolled-back · a retry starts at step 1\/4 \(1%\) — rolled back: waiting for a person to retry/],
     [['retry', 'feed'], /^feed: 1% · ramping · step 1\/4 \(1%\)/]
   ]
   for (const [args, expected] of steps) {
@@ -105,8 +105,12 @@ t.test('failures print one line on stderr and exit nonzero', async (t) => {
     [['status', '--admin', unreachable], env, new RegExp(`cannot reach the admin API at ${unreachable} \\(connection refused\\)`)],
     [['status'], { ...env, SHADOWRAMP_ADMIN_URL: unreachable }, /cannot reach the admin API/],
     [['set', 'feed', 'lots'], env, /a percentage from 0 to 100 is needed, got lots/, 2],
+    [['set', 'feed', '150'], env, /^shadowramp: a percentage from 0 to 100 is needed, got 150$/m, 2],
+    [['set', 'feed', '--', '-1'], env, /^shadowramp: a percentage from 0 to 100 is needed, got -1$/m, 2],
     [['pause'], env, /usage: shadowramp pause <route>/, 2],
     [['history', 'feed', '--limit', 'x'], env, /--limit wants a number/, 2],
+    [['history', 'feed', '--limit', '0'], env, /^shadowramp: --limit wants a number of entries from 1 to 1000, got 0$/m, 2],
+    [['history', 'feed', '--limit', '1001'], env, /^shadowramp: --limit wants a number of entries from 1 to 1000, got 1001$/m, 2],
     [['status', '--admin', 'ftp://127.0.0.1'], env, /--admin .* wants the admin listener's http/, 2],
     [['status', '--colour'], env, /Unknown option '--colour'/, 2]
   ]
@@ -125,4 +129,20 @@ t.test('--admin wins over SHADOWRAMP_ADMIN_URL', async (t) => {
   const run = await runCli(['status', 'feed', '--admin', admin.adminUrl], { SHADOWRAMP_ADMIN_URL: `http://127.0.0.1:${port}`, SHADOWRAMP_TOKEN: readSecret })
   t.equal(run.code, 0, run.stderr)
   t.match(run.stdout, /^feed\n/)
+})
+
+t.test('a route without a plan, rolled back, says to set its percentage by hand, not to retry', async (t) => {
+  const admin = await startAdminHarness(t, { routes: [quietRoute('carts', { percentage: 10 })] })
+  const env = { SHADOWRAMP_ADMIN_URL: admin.adminUrl, SHADOWRAMP_TOKEN: operatorSecret }
+  const byHand = 'set the percentage by hand with shadowramp set carts <percentage>'
+
+  const rollback = await runCli(['rollback', 'carts'], env)
+  t.equal(rollback.code, 0, rollback.stderr)
+  t.equal(rollback.stdout, `carts: 0% · rolled-back (no plan) — rolled back: no plan to retry; ${byHand}\n`)
+
+  const status = await runCli(['status', 'carts'], env)
+  t.match(status.stdout, `  waiting for  rolled back: no plan to retry; ${byHand}\n`)
+  t.notMatch(status.stdout, /waiting for a person to retry/)
+
+  oneLine(t, await runCli(['retry', 'carts'], env), /^shadowramp: route carts cannot do that: retry needs a plan, and the route has none in its configuration; set the percentage by hand instead with shadowramp set carts <percentage> \(HTTP 409, SR_ERR_ACTION_REFUSED\)$/m)
 })

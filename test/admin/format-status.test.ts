@@ -36,6 +36,16 @@ t.test('a route on a plan reads as percentage, step, what it waits for and its s
   t.equal(formatRouteLine(view()), 'feed: 25% · ramping · step 4/6 (25%) — holding: 140 of 500 compared pairs')
 })
 
+t.test('a route rolled back to 0% shows the step a retry starts at, not a step it serves', async (t) => {
+  const rolledBack = view({ percentage: 0, status: 'rolled-back', step: { index: 0, percentage: 1, of: 6 }, waitingFor: 'rolled back: waiting for a person to retry' })
+  t.match(formatRouteStatus(rolledBack, now), /\n {2}status {7}rolled-back · a retry starts at step 1\/6 \(1%\)\n/)
+  t.equal(formatRouteLine(rolledBack), 'feed: 0% · rolled-back · a retry starts at step 1/6 (1%) — rolled back: waiting for a person to retry')
+
+  // Rolled back to the previous step, it serves that step's percentage: the step is shown as usual.
+  const previousStep = view({ percentage: 10, status: 'rolled-back', step: { index: 2, percentage: 10, of: 6 } })
+  t.match(formatRouteLine(previousStep), /^feed: 10% · rolled-back · step 3\/6 \(10%\)/)
+})
+
 t.test('a route Redis holds nothing for says so', async (t) => {
   const text = formatRouteStatus(view({ plan: null, step: null, status: 'manual', waitingFor: null, stepStartedAt: null, updatedAt: null, actor: 'config', reason: 'r' }), now)
   t.match(text, /status {7}manual \(no plan\)/)

@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process'
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join, resolve } from 'node:path'
 import t from 'tap'
 import { Redis } from 'ioredis'
 import { stringify } from 'yaml'
@@ -102,6 +102,32 @@ t.test('shadowramp report prints each route for people, and as JSON for scripts'
     t.equal(badSince.status, 2, `--since ${since} is refused`)
     t.match(badSince.stderr, `--since wants a duration above 0 and at most 1d (pairs are counted for a day), such as 30s, 10m or 1h, got "${since}"`)
   }
+})
+
+t.test('shadowramp report of an unknown route names the configuration file it read and the routes that file has', async (t) => {
+  const dir = tempDir(t, 'sr-report-')
+  const routes = ['products', 'orders'].map((name) => ({ name, paths: [`/${name}`], baseline: { url: 'http://127.0.0.1:1' }, candidate: { url: 'http://127.0.0.1:2' } }))
+  mkdirSync(join(dir, 'config'))
+  const given = join(dir, 'given.yaml')
+  writeFileSync(given, stringify({ routes }))
+  writeFileSync(join(dir, 'config', 'shadowramp.yaml'), stringify({ routes: routes.slice(0, 1) }))
+  const main = resolve('dist/cli/main.js')
+  const env = { ...process.env }
+  delete env.SHADOWRAMP_CONFIG
+  // The route is checked before Redis is reached: these runs connect to nothing.
+  const run = (args: string[], extraEnv: NodeJS.ProcessEnv = {}) => spawnSync(process.execPath, [main, 'report', ...args], { cwd: dir, env: { ...env, ...extraEnv }, encoding: 'utf8', timeout: 20_000 })
+
+  const withConfig = run(['nosuch', '--config', given])
+  t.equal(withConfig.status, 1)
+  t.equal(withConfig.stderr, `shadowramp: unknown route nosuch: ${given} has routes products, orders\n`)
+
+  const byDefault = run(['orders'])
+  t.equal(byDefault.status, 1)
+  t.equal(byDefault.stderr, 'shadowramp: unknown route orders: config/shadowramp.yaml (the default; --config names another) has one route, products\n',
+    'a route of another file is unknown because the default file was read, and the message says so')
+
+  const fromEnv = run(['orders'], { SHADOWRAMP_CONFIG: 'config/shadowramp.yaml' })
+  t.equal(fromEnv.stderr, 'shadowramp: unknown route orders: config/shadowramp.yaml (from SHADOWRAMP_CONFIG) has one route, products\n')
 })
 
 t.test('shadowramp report over a quiet window says when the latest pairs were captured, not to check the configuration', async (t) => {

@@ -222,6 +222,22 @@ t.test('two controllers run and exactly one decides; when it dies the other take
   t.ok(((await h.state())?.percentage ?? 0) > (before ?? 0), 'the new leader goes on promoting')
 })
 
+t.test('the start of a plan is logged as where it started, with the change in its fields', async (t) => {
+  for (const [percentage, message] of [[5, 'feed: plan started at 5% (step 2 of 6)'], [0, 'feed: plan started at 1% (step 1 of 6), up from 0%']] as const) {
+    const h = await harness(t, plan, percentage)
+    const { logger, lines } = memoryLogger('info')
+    const controller = new RolloutController({ config: h.config, redisUrl: h.config.redis.url, keys: h.keys, logger, notifier: { notify: () => {} }, now: () => h.clock.now })
+    t.teardown(async () => await controller.close())
+    await controller.start(false)
+    await controller.refreshLease()
+    await controller.tick()
+
+    const started = lines().filter((line) => line.action === 'start')
+    t.same(started.map((line) => line.msg), [message])
+    t.match(started[0], { route: 'feed', action: 'start', from: percentage, to: Math.max(percentage, 1), reason: /^plan started at step \d of 6$/ })
+  }
+})
+
 t.test('a person who changes the route while the leader is deciding wins; the stale decision is dropped, not written', async (t) => {
   const h = await harness(t)
   const leader = await h.controller()
