@@ -219,7 +219,7 @@ export class RolloutController {
       return
     }
     if (history !== undefined) {
-      this.#options.logger.info({ route: state.route, action: history.action, from: history.from, to: history.to, reason: history.reason }, message ?? `${state.route}: ${history.action} from ${history.from} to ${history.to}`)
+      this.#options.logger.info({ route: state.route, action: history.action, from: history.from, to: history.to, reason: history.reason }, message ?? describeChange(state.route, history))
     }
   }
 
@@ -268,6 +268,13 @@ function carry (state: RolloutState): RolloutStateChange {
 
 function entryKey (entry: HistoryEntry): string {
   return `${entry.at}\u0000${entry.action}\u0000${entry.from}\u0000${entry.to}\u0000${entry.actor}`
+}
+
+/** "products: promote from 10% to 25%"; an action that leaves the percentage where it was says where ("feed: complete at 100%"). */
+export function describeChange (route: string, history: { action: string, from: number, to: number }): string {
+  if (history.from === history.to) return `${route}: ${history.action} at ${history.to}%`
+
+  return `${route}: ${history.action} from ${history.from}% to ${history.to}%`
 }
 
 /**

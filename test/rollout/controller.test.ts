@@ -2,7 +2,7 @@ import t, { type Test } from 'tap'
 import { Redis } from 'ioredis'
 import { viewRoute } from '../../src/admin/route-view.js'
 import { configSchema, type Config, type RouteConfig } from '../../src/config/schema.js'
-import { RolloutController } from '../../src/rollout/controller.js'
+import { describeChange, RolloutController } from '../../src/rollout/controller.js'
 import type { Notifier } from '../../src/rollout/notifier.js'
 import { applyTransition, planManualAction } from '../../src/rollout/rollout-actions.js'
 import type { RolloutPlan } from '../../src/rollout/plan.js'
@@ -236,6 +236,23 @@ t.test('the start of a plan is logged as where it started, with the change in it
     t.same(started.map((line) => line.msg), [message])
     t.match(started[0], { route: 'feed', action: 'start', from: percentage, to: Math.max(percentage, 1), reason: /^plan started at step \d of 6$/ })
   }
+})
+
+t.test('each change is logged with its percentages; one that changes none says where the route is', async (t) => {
+  const h = await harness(t)
+  const { logger, lines } = memoryLogger('info')
+  const controller = new RolloutController({ config: h.config, redisUrl: h.config.redis.url, keys: h.keys, logger, notifier: { notify: () => {} }, now: () => h.clock.now })
+  t.teardown(async () => await controller.close())
+  await controller.start(false)
+  await runIntervals(h, controller, 60, 300, 0)
+
+  const said = lines().filter((line) => line.action === 'promote').map((line) => line.msg)
+  t.same(said, [
+    'feed: promote from 1% to 5%', 'feed: promote from 5% to 10%', 'feed: promote from 10% to 25%',
+    'feed: promote from 25% to 50%', 'feed: promote from 50% to 100%'
+  ])
+  t.equal(describeChange('feed', { action: 'pause', from: 25, to: 25 }), 'feed: pause at 25%', 'not "from 25 to 25"')
+  t.equal(describeChange('feed', { action: 'complete', from: 100, to: 100 }), 'feed: complete at 100%')
 })
 
 t.test('a person who changes the route while the leader is deciding wins; the stale decision is dropped, not written', async (t) => {
