@@ -210,14 +210,26 @@ function sendUpstream (route: LiveRoute, request: UpstreamRequest, servedBy: str
   reply.send(throughObservers(response.body, observers))
 }
 
-/** The headers that point at a URL, rewritten where they name the backend itself (Upstream.clientLocation). */
+/**
+ * The headers that carry URLs, rewritten where they name the backend
+ * itself (Upstream.clientLocation): Location and Content-Location are one
+ * URL each; Link holds any number, each between < and > (paged answers
+ * link their first, next and last pages).
+ */
 function clientLocations (headers: OutgoingHttpHeaders, upstream: Upstream): OutgoingHttpHeaders {
   for (const name of ['location', 'content-location']) {
     const value = headers[name]
     if (typeof value === 'string') headers[name] = upstream.clientLocation(value)
   }
+  const links = headers.link
+  if (typeof links === 'string') headers.link = clientLinks(links, upstream)
+  else if (Array.isArray(links)) headers.link = links.map((link) => clientLinks(link, upstream))
 
   return headers
+}
+
+function clientLinks (value: string, upstream: Upstream): string {
+  return value.replace(/<([^>]*)>/g, (_whole, target: string) => `<${upstream.clientLocation(target)}>`)
 }
 
 /**

@@ -47,3 +47,28 @@ t.test("a Location naming the backend itself reaches the client as a path on the
   t.equal(await locationFor('/orders', '/v2'), '/', 'the prefix itself is the root')
   t.equal(await locationFor('/orders', '/v20/orders/9'), '/v20/orders/9', 'a path that only starts with the same letters is not under it')
 })
+
+t.test('the links of a paged answer that name the backend reach the client as paths on the gateway', async (t) => {
+  const backend = await startBackend((incoming, response) => {
+    const self = backend.url
+    const links = incoming.url.includes('many')
+      ? [`<${self}/items?_page=1>; rel="first"`, `<${self}/items?_page=2>; rel="next"`]
+      : [`<${self}/items?_page=1>; rel="first", <https://docs.example/paging>; rel="help", <${self}/items?_page=9>; rel="last"`]
+    response.setHeader('link', links)
+    json(response, 200, [])
+  })
+  const gateway = await startTestShadowramp({
+    routes: [{ name: 'items', paths: ['/items', '/items/*'], baseline: { url: backend.url }, candidate: { url: backend.url }, percentage: 0 }]
+  })
+  t.teardown(async () => { await gateway.close(); await backend.close() })
+
+  const one = await request(`${gateway.gatewayUrl}/items?_page=1`)
+  await one.body.dump()
+  t.equal(one.headers.link, '</items?_page=1>; rel="first", <https://docs.example/paging>; rel="help", </items?_page=9>; rel="last"',
+    "each link to the backend loses its origin; another host's stays")
+  t.notMatch(String(one.headers.link), backend.url, "the backend's address is not in it")
+
+  const many = await request(`${gateway.gatewayUrl}/items/many`)
+  await many.body.dump()
+  t.match(String(many.headers.link), /^<\/items\?_page=1>; rel="first", ?<\/items\?_page=2>; rel="next"$/, 'Link sent as several header lines too')
+})
