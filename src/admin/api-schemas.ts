@@ -165,7 +165,7 @@ export const examplesQuery = {
   type: 'object',
   properties: {
     kind: { type: 'string', minLength: 1, maxLength: 64, description: 'Kind of divergence, as in the report\'s paths.' },
-    path: { type: 'string', minLength: 1, maxLength: 1_000, description: 'Field path, as in the report\'s paths (`@status` for a status alone).' }
+    path: { type: 'string', maxLength: 1_000, description: 'Field path, as in the report\'s paths (`@status` for a status alone, empty for the whole body).' }
   },
   required: ['kind', 'path'],
   additionalProperties: false

@@ -167,6 +167,18 @@ t.test('the report and examples of a route come from the diff workers\' figures'
   t.same((await admin.call('GET', '/api/routes/feed/examples?kind=changed&path=other')).body.examples, [])
 })
 
+t.test('examples of a divergence of the whole body (a path that is empty) can be fetched', async (t) => {
+  const admin = await startAdminHarness(t, { routes: [quietRoute('feed')] })
+  const example = JSON.stringify({ id: 'p2', request: { path: '/feed' }, verdict: 'diverging', differences: [{ path: '', kind: 'type-changed' }] })
+  await recordPairs(admin.redis, admin.keys, 'feed', 'batch', [record('diverging', Date.now(), { differences: [{ path: '', kind: 'type-changed' }], example })])
+
+  const report = await admin.call('GET', '/api/routes/feed/report?since=5m')
+  t.match(report.body.paths, [{ path: '', kind: 'type-changed', count: 1 }], 'the report names the whole body by an empty path')
+  const examples = await admin.call('GET', '/api/routes/feed/examples?kind=type-changed&path=')
+  t.equal(examples.status, 200)
+  t.same(examples.body, { route: 'feed', kind: 'type-changed', path: '', examples: [JSON.parse(example)] })
+})
+
 t.test('ignore-rule decisions are recorded with the token name and can be forgotten', async (t) => {
   const admin = await startAdminHarness(t, { routes: [quietRoute('feed')] })
   const rule = { rule: 'ignorePaths', pattern: 'generatedAt', decision: 'accepted' }
