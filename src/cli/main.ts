@@ -62,9 +62,12 @@ export async function main (argv: string[]): Promise<number> {
       // Asked for, the usage is the answer: on stdout, so it pages and greps.
       process.stdout.write(`${usage}\n`)
       return 0
-    default:
-      process.stderr.write(`${usage}\n`)
+    default: {
+      // A mistyped command is named first: the usage alone would not say what was wrong.
+      const unknown = command === undefined ? '' : `shadowramp: unknown command ${command}\n\n`
+      process.stderr.write(`${unknown}${usage}\n`)
       return 2
+    }
   }
 }
 

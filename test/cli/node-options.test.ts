@@ -41,8 +41,12 @@ t.test('the first line runs: executed directly, the CLI answers', async (t) => {
 
   const bare = spawnSync(copy, [], { cwd, encoding: 'utf8' })
   t.equal(bare.status, 2, 'no command is a usage mistake')
-  t.match(bare.stderr, /usage: shadowramp <command>/, 'its usage on stderr')
+  t.match(bare.stderr, /^usage: shadowramp <command>/, 'its usage on stderr')
   t.equal(bare.stdout, '')
+
+  const mistyped = spawnSync(copy, ['frobnicate'], { cwd, encoding: 'utf8' })
+  t.equal(mistyped.status, 2, 'an unknown command is a usage mistake')
+  t.match(mistyped.stderr, /^shadowramp: unknown command frobnicate\n\nusage: shadowramp <command>/, 'named before the usage')
 })
 
 t.test('a CLI whose first line is not the expected one is named, not guessed', async (t) => {
