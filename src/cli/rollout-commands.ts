@@ -48,6 +48,7 @@ async function statusCommand (args: string[], io: CommandIo): Promise<number> {
   const options = { ...adminOption, json: { type: 'boolean', default: false } } as const
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options })
   const route = positionals[0]
+  if (positionals.length > 1) return extraArguments(io, 'status [route] [--json]', positionals.slice(1))
   const url = resolveAdminUrl(values.admin, io)
   if (url === undefined) return usageError(io, adminUrlProblem)
 
@@ -65,6 +66,7 @@ async function historyCommand (args: string[], io: CommandIo): Promise<number> {
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options })
   const route = positionals[0]
   if (route === undefined) return usageError(io, 'usage: shadowramp history <route> [--limit N] [--json]')
+  if (positionals.length > 1) return extraArguments(io, 'history <route> [--limit N] [--json]', positionals.slice(1))
   if (!isHistoryLimit(values.limit)) return usageError(io, `--limit wants a number of entries from 1 to 1000, got ${values.limit}`)
   const url = resolveAdminUrl(values.admin, io)
   if (url === undefined) return usageError(io, adminUrlProblem)
@@ -82,6 +84,8 @@ async function actionCommand (command: string, args: string[], io: CommandIo): P
   const shape = command === 'set' ? 'set <route> <percentage> [--reason text]' : `${command} <route> [--reason text]`
   const incomplete = route === undefined || (command === 'set' && percentageText === undefined)
   if (incomplete) return usageError(io, `usage: shadowramp ${shape}`)
+  const takes = command === 'set' ? 2 : 1
+  if (positionals.length > takes) return extraArguments(io, shape, positionals.slice(takes))
 
   const body: { percentage?: number, reason?: string } = { reason: values.reason }
   if (command === 'set') {
@@ -136,6 +140,11 @@ async function withClient<T> (url: string, io: CommandIo, use: (client: AdminCli
   } finally {
     await client.close()
   }
+}
+
+/** Arguments past those a command takes are a mistake (one route at a time), not something to pass over. */
+function extraArguments (io: CommandIo, shape: string, extra: string[]): number {
+  return usageError(io, `usage: shadowramp ${shape}; not taken: ${extra.join(' ')}`)
 }
 
 function usageError (io: CommandIo, message: string): number {
