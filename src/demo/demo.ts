@@ -63,7 +63,7 @@ function printBanner (running: RunningShadowramp, backends: DemoBackends, config
     `  web UI     ${admin}/ui/       paste a token below (operator to change, read to look)`,
     `  baseline   ${backends.baselineUrl}   json-server 0.17.4`,
     `  candidate  ${backends.candidateUrl}   json-server 1.0.0-beta.3`,
-    `  redis      ${running.redisUrl}`,
+    `  redis      ${running.redisUrl}   namespace ${config.redis.namespace} (emptied at start)`,
     '',
     'try:',
     `  curl -i ${gateway}/products/1 -H 'x-user-id: alice'              # see x-served-by`,
