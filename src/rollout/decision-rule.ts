@@ -197,9 +197,7 @@ export function decideStep (input: DecisionInput): Decision {
 
   if (mayPause(input)) return pause(input, analysis, failingIntervals, blockers)
 
-  const reason = `holding: ${blockers.join('; ')}`
-
-  return { kind: 'hold', reason, failingIntervals, analysis }
+  return { kind: 'hold', reason: describeHold(input.state, blockers), failingIntervals, analysis }
 }
 
 /** Runs every check on the step's figures. */
@@ -393,9 +391,25 @@ function pause (
  */
 function mayPause (input: DecisionInput): boolean {
   const { plan, state, now } = input
-  const waitingForPeople = state.paused || state.rolledBack || state.automationPaused
 
-  return !waitingForPeople && now - state.stepStartedAt >= plan.progressDeadlineMs
+  return !waitsForPeople(state) && now - state.stepStartedAt >= plan.progressDeadlineMs
+}
+
+function waitsForPeople (state: StepState): boolean {
+  return state.paused || state.rolledBack || state.automationPaused
+}
+
+/**
+ * "holding: 140 of 500 compared pairs". A route people hold says so
+ * first, as what it waits for, and the figures after it as what the step
+ * has meanwhile: "paused, waiting for a person to resume (meanwhile: …)".
+ */
+function describeHold (state: StepState, blockers: string[]): string {
+  if (!waitsForPeople(state)) return `holding: ${blockers.join('; ')}`
+
+  const people = findStateBlockers(state)
+  const figures = blockers.slice(people.length)
+  return figures.length === 0 ? people.join('; ') : `${people.join('; ')} (meanwhile: ${figures.join('; ')})`
 }
 
 /** Every reason not to promote yet, in words, most basic first. */
@@ -408,8 +422,9 @@ function findBlockers (
   }
 
   blockers.push(...findSampleBlockers(input.plan, analysis.window))
+  // While people hold the route, the step's clock decides nothing.
   const leftMs = analysis.minStepMs - analysis.timeOnStepMs
-  if (leftMs > 0) blockers.push(`minimum time on step, ${formatDuration(leftMs)} left`)
+  if (leftMs > 0 && !waitsForPeople(input.state)) blockers.push(`minimum time on step, ${formatDuration(leftMs)} left`)
 
   // Only rates can be inconclusive: latency is judged at face value.
   const rates = analysis.checks.filter(isRateCheck)

@@ -214,7 +214,10 @@ t.test('a paused route never promotes, but a failing check still rolls it back',
   const paused = stateOn(2, { paused: true })
   const held = decide(paused, goodWindow())
   t.equal(held.kind, 'hold')
-  t.match(held.reason, /holding: paused, waiting for a person to resume/)
+  t.match(held.reason, /^paused, waiting for a person to resume/, 'what it waits for comes first, not "holding: paused"')
+  t.notMatch(held.reason, /minimum time on step/, 'the step timer means nothing while paused')
+  const early = decide(paused, goodWindow({ comparedPairs: 10 }), 0)
+  t.match(early.reason, /^paused, waiting for a person to resume \(meanwhile: 10 of \d+ compared pairs/, 'the figures follow, as what the step has meanwhile')
   t.equal(findRateCheck(held, 'divergence').outcome, 'pass', 'every check passed, yet no promotion')
 
   const failing = goodWindow({ divergingPairs: 100 })
