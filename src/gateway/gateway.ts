@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, OutgoingHttpHeaders } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { Transform, type Readable } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify'
@@ -16,7 +16,7 @@ import { forwardRequestHeaders, forwardResponseHeaders } from './headers.js'
 import { closeLiveRoute, createLiveRoute, type LiveRoute } from './live-route.js'
 import type { LiveCounter } from './live-counter.js'
 import type { LiveTap, Mirror } from './mirror.js'
-import type { Upstream, UpstreamRequest, UpstreamResponse } from './upstream.js'
+import type { UpstreamRequest, UpstreamResponse } from './upstream.js'
 
 /** Where the gateway learns each route's current percentage. */
 export interface PercentageSource {
@@ -190,17 +190,21 @@ function sendAnswer (route: LiveRoute, request: UpstreamRequest, answer: LiveAns
 
 function sendUpstream (route: LiveRoute, request: UpstreamRequest, servedBy: string, response: UpstreamResponse, reply: FastifyReply, tap: LiveTap | undefined): void {
   const upstream = servedBy === 'candidate' ? route.candidate : route.baseline
-  reply.code(response.statusCode).headers(clientLocations(forwardResponseHeaders(response.headers), upstream)).header('x-served-by', servedBy)
+  const headers = upstream.clientHeaders(response.headers)
+  reply.code(response.statusCode).headers(forwardResponseHeaders(headers)).header('x-served-by', servedBy)
+  // The pair keeps the answer as the client got it, so that the two
+  // backends' own addresses do not show as a difference between them.
+  const seen = headers === response.headers ? response : { ...response, headers }
 
   const bodiless = request.method === 'HEAD' || response.statusCode === 204 || response.statusCode === 304
   if (bodiless) {
     releaseBody(response)
-    tap?.observe(response, false)
+    tap?.observe(seen, false)
     reply.send()
     return
   }
 
-  const observers = [rememberIfGood(route, request, response), tap?.observe(response, true)]
+  const observers = [rememberIfGood(route, request, response), tap?.observe(seen, true)]
     .filter((observer): observer is Transform => observer !== undefined)
   if (observers.length === 0) {
     reply.send(response.body)
@@ -208,28 +212,6 @@ function sendUpstream (route: LiveRoute, request: UpstreamRequest, servedBy: str
   }
 
   reply.send(throughObservers(response.body, observers))
-}
-
-/**
- * The headers that carry URLs, rewritten where they name the backend
- * itself (Upstream.clientLocation): Location and Content-Location are one
- * URL each; Link holds any number, each between < and > (paged answers
- * link their first, next and last pages).
- */
-function clientLocations (headers: OutgoingHttpHeaders, upstream: Upstream): OutgoingHttpHeaders {
-  for (const name of ['location', 'content-location']) {
-    const value = headers[name]
-    if (typeof value === 'string') headers[name] = upstream.clientLocation(value)
-  }
-  const links = headers.link
-  if (typeof links === 'string') headers.link = clientLinks(links, upstream)
-  else if (Array.isArray(links)) headers.link = links.map((link) => clientLinks(link, upstream))
-
-  return headers
-}
-
-function clientLinks (value: string, upstream: Upstream): string {
-  return value.replace(/<([^>]*)>/g, (_whole, target: string) => `<${upstream.clientLocation(target)}>`)
 }
 
 /**

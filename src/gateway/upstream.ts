@@ -99,6 +99,31 @@ export class Upstream {
     return this.#withoutPrefix(path) ?? value
   }
 
+  /**
+   * An answer's headers with the URLs that name this backend made gateway
+   * paths (clientLocation): Location and Content-Location hold one URL
+   * each; Link any number, each between < and > (a paged answer links its
+   * first, next and last pages). The same object when none of them is
+   * there, a copy otherwise.
+   */
+  clientHeaders (headers: IncomingHttpHeaders): IncomingHttpHeaders {
+    const { location, link } = headers
+    const contentLocation = headers['content-location']
+    if (location === undefined && contentLocation === undefined && link === undefined) return headers
+
+    const rewritten: IncomingHttpHeaders = { ...headers }
+    if (location !== undefined) rewritten.location = this.clientLocation(location)
+    if (typeof contentLocation === 'string') rewritten['content-location'] = this.clientLocation(contentLocation)
+    if (link !== undefined) rewritten.link = this.#clientLinks(link)
+    return rewritten
+  }
+
+  #clientLinks (value: string | string[]): string | string[] {
+    const rewrite = (links: string): string => links.replace(/<([^>]*)>/g, (_whole, target: string) => `<${this.clientLocation(target)}>`)
+
+    return Array.isArray(value) ? value.map(rewrite) : rewrite(value)
+  }
+
   /** A path under the backend's prefix, from the gateway's side; undefined when it lies outside it. */
   #withoutPrefix (path: string): string | undefined {
     if (this.#prefix === '') return path

@@ -171,7 +171,7 @@ export class ShadowMirror implements Mirror {
       // The guard judges the whole answer: a body that trickles in is as
       // slow as a late head, and a 5xx is the shadow backend failing.
       if (counted) route.policy.release(performance.now() - started, response.statusCode >= 500)
-      return { status: response.statusCode, headers: route.redactor.responseHeaders(response.headers), latencyMs, ...capture.finish() }
+      return { status: response.statusCode, headers: route.redactor.responseHeaders(upstream.clientHeaders(response.headers)), latencyMs, ...capture.finish() }
     } catch (error) {
       const { kind } = upstream.translateError(error)
       if (counted) route.policy.release(performance.now() - started, true)

@@ -2,6 +2,8 @@ import t from 'tap'
 import { request } from 'undici'
 import { startTestShadowramp } from '../helpers/gateway.js'
 import { json, startBackend } from '../helpers/http.js'
+import { waitForPairs } from '../helpers/pairs.js'
+import { dropNamespace, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
 
 /**
  * A backend that answers every POST with 201 and the Location it is told
@@ -71,4 +73,25 @@ t.test('the links of a paged answer that name the backend reach the client as pa
   const many = await request(`${gateway.gatewayUrl}/items/many`)
   await many.body.dump()
   t.match(String(many.headers.link), /^<\/items\?_page=1>; rel="first", ?<\/items\?_page=2>; rel="next"$/, 'Link sent as several header lines too')
+})
+
+t.test('a mirrored pair keeps both answers as the client would get them, so the backends\' addresses do not differ', async (t) => {
+  // Two backends on their own ports, both answering with a link to themselves.
+  const answer = (backend: () => string) => async (_incoming: unknown, response: import('node:http').ServerResponse) => {
+    json(response, 200, { page: 1 }, { location: `${backend()}/items/1`, link: `<${backend()}/items?_page=2>; rel="next"` })
+  }
+  const baseline = await startBackend(answer(() => baseline.url))
+  const candidate = await startBackend(answer(() => candidate.url))
+  const redisUrl = await testRedisUrl()
+  const namespace = uniqueNamespace('locations')
+  const gateway = await startTestShadowramp({
+    redis: { url: redisUrl, namespace },
+    routes: [{ name: 'items', paths: ['/items', '/items/*'], baseline: { url: baseline.url }, candidate: { url: candidate.url }, percentage: 0, mirror: { noiseSampleRate: 0 } }]
+  }, { redisUrl })
+  t.teardown(async () => { await gateway.close(); await baseline.close(); await candidate.close(); await dropNamespace(redisUrl, namespace) })
+
+  await (await request(`${gateway.gatewayUrl}/items`)).body.dump()
+  const [pair] = await waitForPairs(redisUrl, namespace, 1)
+  t.same([pair?.baseline.headers.location, pair?.candidate.headers.location], ['/items/1', '/items/1'], 'the live and the shadow answer alike')
+  t.same([pair?.baseline.headers.link, pair?.candidate.headers.link], ['</items?_page=2>; rel="next"', '</items?_page=2>; rel="next"'])
 })
