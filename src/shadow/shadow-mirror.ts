@@ -103,8 +103,10 @@ export class ShadowMirror implements Mirror {
       const { factor, reason } = change
       this.#options.onRateChange?.(route.name, change)
       this.#options.metrics.rateFactor.set({ route: route.name }, factor)
-      // Backing off is worth a warn; recovering from it is news, not trouble.
-      const level = factor < factorBefore ? 'warn' : 'info'
+      // The start of a back-off is worth a warn; each further halving, and
+      // the recovery, is news, not new trouble: a shadow backend that dies
+      // would otherwise warn seven times per route on its way to 1/128.
+      const level = factor < factorBefore && factorBefore === 1 ? 'warn' : 'info'
       factorBefore = factor
       this.#options.logger[level]({ route: route.name, factor, reason }, `shadow rate of ${route.name} at ${Math.round(factor * 1000) / 10}% of its sample rate: ${reason}`)
     }

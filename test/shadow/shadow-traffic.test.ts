@@ -345,7 +345,7 @@ t.test('a failing shadow backend backs the rate off, and its recovery is told as
     return await factor()
   }
 
-  t.ok(await sendUntil((value) => value <= 0.5, 8_000) <= 0.5, 'backed off while every shadow request is reset')
+  t.ok(await sendUntil((value) => value <= 0.25, 10_000) <= 0.25, 'backed off, halving after halving, while every shadow request is reset')
   failing = false
   t.equal(await sendUntil((value) => value === 1, 15_000), 1, 'back to the whole sample rate once the shadow answers')
   t.same([...statuses], [200], 'every live request answered by the baseline throughout')
@@ -355,7 +355,12 @@ t.test('a failing shadow backend backs the rate off, and its recovery is told as
   t.match(told.at(-1), { level: 30, factor: 1, msg: 'shadow rate of products at 100% of its sample rate: shadow backend healthy again' })
   const levels = told.map((line, index) => [line.factor as number > ((told[index - 1]?.factor as number | undefined) ?? 1), line.level])
   t.same(levels.filter(([rise]) => rise === true).map(([, level]) => level), levels.filter(([rise]) => rise === true).map(() => 30), 'every rise is told at info')
-  t.ok(levels.filter(([rise]) => rise === false).every(([, level]) => level === 40), 'every fall at warn')
+  const falls = told.flatMap((line, index) => {
+    const before = (told[index - 1]?.factor as number | undefined) ?? 1
+    return (line.factor as number) < before ? [[before, line.level]] : []
+  })
+  t.ok(falls.length >= 2, `backed off more than once (${falls.length})`)
+  t.same(falls.map(([, level]) => level), falls.map(([before]) => before === 1 ? 40 : 30), 'a fall from the whole rate at warn, each further halving at info')
 })
 
 t.test('a shadow that answers 5xx, or trickles its body past half its timeout, backs the rate off too', async (t) => {
