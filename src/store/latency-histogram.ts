@@ -38,3 +38,30 @@ export function estimateQuantile (counts: LatencyCounts, quantile: number): numb
 
   return latencyBoundsMs.at(-2)
 }
+
+/**
+ * The quantile placed within its bucket, as if the bucket's samples were
+ * spread evenly between its bounds. For comparing two histograms: the
+ * bounds are about ×1.6 apart, so two bucket bounds compared against a
+ * ratio of ×1.5 would fail a candidate whose p99 is a hair over a bound
+ * the baseline's is a hair under. Undefined with no samples; the open
+ * last bucket gives the largest finite bound.
+ */
+export function interpolateQuantile (counts: LatencyCounts, quantile: number): number | undefined {
+  const total = counts.reduce((sum, count) => sum + count, 0)
+  if (total === 0) return undefined
+
+  const rank = quantile * total
+  let below = 0
+  for (let index = 0; index < counts.length - 1; index++) {
+    const count = counts[index] ?? 0
+    if (count > 0 && below + count >= rank) {
+      const lower = index === 0 ? 0 : latencyBoundsMs[index - 1] as number
+      const upper = latencyBoundsMs[index] as number
+      return lower + (upper - lower) * Math.max(0, rank - below) / count
+    }
+    below += count
+  }
+
+  return latencyBoundsMs.at(-2)
+}

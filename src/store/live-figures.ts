@@ -1,7 +1,7 @@
 import type { RedisClient } from './redis-connection.js'
 import { bucketMs, retentionMs } from './diff-aggregates.js'
 import type { Keys } from './keys.js'
-import { emptyLatencyCounts, estimateQuantile, type LatencyCounts } from './latency-histogram.js'
+import { emptyLatencyCounts, interpolateQuantile, type LatencyCounts } from './latency-histogram.js'
 
 /** One backend's live figures on one route: what the controller judges it by. */
 export interface BackendFigures {
@@ -28,9 +28,13 @@ export function emptyBackendFigures (): BackendFigures {
   return { requests: 0, errors: 0, fallbacks: 0, latency: emptyLatencyCounts() }
 }
 
-/** p99 of a backend's answer times, as a bucket bound (ms); undefined without answers. */
+/**
+ * p99 of a backend's answer times (ms), placed within its bucket, so that
+ * the controller's comparison of two p99s is not decided by which side of
+ * a bucket bound each fell on; undefined without answers.
+ */
 export function liveP99 (figures: BackendFigures): number | undefined {
-  return estimateQuantile(figures.latency, 0.99)
+  return interpolateQuantile(figures.latency, 0.99)
 }
 
 const prefixes = { candidate: 'c', baseline: 'b' } as const
