@@ -7,7 +7,7 @@ const listed = 10
 export function formatRouteReport (report: RouteReport, sinceLabel: string): string {
   const lines: string[] = []
   const push = (line = ''): void => { lines.push(line) }
-  const rate = report.divergenceRate === null ? 'no pairs compared yet' : `${percent(report.divergenceRate)} (${count(report.diverging + report.statusMismatch)} of ${count(report.compared)} compared)`
+  const rate = report.divergenceRate === null ? 'no pairs compared in this window' : `${percent(report.divergenceRate)} (${count(report.diverging + report.statusMismatch)} of ${count(report.compared)} compared)`
 
   push(`${report.route} — last ${sinceLabel}`)
   push(`  divergence   ${rate}`)

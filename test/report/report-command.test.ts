@@ -83,6 +83,7 @@ t.test('shadowramp report prints each route for people, and as JSON for scripts'
   const carts = reportOf('carts')
   t.equal(carts.status, 0, carts.stderr)
   t.match(carts.stdout, /no pairs for carts: it has no mirror in this configuration/, 'an unmirrored route is said to be one')
+  t.match(carts.stdout, /^ {2}divergence {3}no pairs compared in this window$/m, 'an empty window says so, without promising pairs "yet"')
   t.notMatch(carts.stdout, /no pairs at all/)
   t.match(reportOf('videos').stdout, new RegExp(`no pairs for videos, while other routes in namespace ${namespace} at redis://\\S+ have some: check that requests reach videos`),
     'a mirrored route without pairs beside routes with some: the namespace is right')
