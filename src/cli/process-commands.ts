@@ -58,6 +58,11 @@ export async function workerCommand (args: string[]): Promise<number> {
 }
 
 export async function reportCommand (args: string[]): Promise<number> {
+  // Node's parser refuses "--since -5m" as ambiguous; it is a duration out of range.
+  const sinceAt = args.indexOf('--since')
+  const negativeSince = sinceAt === -1 ? undefined : args[sinceAt + 1]
+  if (negativeSince?.startsWith('-') === true) return refuseSince(negativeSince)
+
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -66,11 +71,7 @@ export async function reportCommand (args: string[]): Promise<number> {
   const sinceMs = parseDuration(values.since)
   // Pairs are counted for a day: a wider window shows nothing more, and its
   // buckets, read one by one, would only cost time and memory.
-  if (sinceMs === undefined || sinceMs <= 0 || sinceMs > retentionMs) {
-    process.stderr.write('shadowramp: --since wants a duration above 0 and at most 1d (pairs are counted for a day), ' +
-      `such as 30s, 10m or 1h, got "${values.since}"\n`)
-    return 2
-  }
+  if (sinceMs === undefined || sinceMs <= 0 || sinceMs > retentionMs) return refuseSince(values.since)
 
   const config = readConfig(values.config)
   const redisUrl = process.env.REDIS_URL ?? config.redis.url
@@ -78,6 +79,12 @@ export async function reportCommand (args: string[]): Promise<number> {
   await printReport(config, redisUrl, options, (text) => process.stdout.write(`${text}\n`))
 
   return 0
+}
+
+function refuseSince (since: string): number {
+  process.stderr.write('shadowramp: --since wants a duration above 0 and at most 1d (pairs are counted for a day), ' +
+    `such as 30s, 10m or 1h, got "${since}"\n`)
+  return 2
 }
 
 /** Resolves after SIGINT or SIGTERM has drained in-flight requests. */

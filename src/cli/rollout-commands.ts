@@ -78,6 +78,10 @@ async function historyCommand (args: string[], io: CommandIo): Promise<number> {
 }
 
 async function actionCommand (command: string, args: string[], io: CommandIo): Promise<number> {
+  // Node's parser takes "-5" for an option it does not know; it is a percentage out of range.
+  const negative = command === 'set' ? args.find((arg) => /^-\d/.test(arg)) : undefined
+  if (negative !== undefined) return usageError(io, `a percentage from 0 to 100 is needed, got ${negative}`)
+
   const options = { ...adminOption, reason: { type: 'string' } } as const
   const { values, positionals } = parseArgs({ args, allowPositionals: true, options })
   const [route, percentageText] = positionals

@@ -107,6 +107,8 @@ t.test('failures print one line on stderr and exit nonzero', async (t) => {
     [['set', 'feed', 'lots'], env, /a percentage from 0 to 100 is needed, got lots/, 2],
     [['set', 'feed', '150'], env, /^shadowramp: a percentage from 0 to 100 is needed, got 150$/m, 2],
     [['set', 'feed', '--', '-1'], env, /^shadowramp: a percentage from 0 to 100 is needed, got -1$/m, 2],
+    [['set', 'feed', '-5'], env, /^shadowramp: a percentage from 0 to 100 is needed, got -5$/m, 2],
+    [['set', 'feed', '--reason=-5 is what ops asked', '101'], env, /^shadowramp: a percentage from 0 to 100 is needed, got 101$/m, 2],
     [['pause'], env, /usage: shadowramp pause <route>/, 2],
     [['status', 'feed', 'misc'], env, /^shadowramp: usage: shadowramp status \[route\] \[--json\]; not taken: misc$/m, 2],
     [['retry', 'feed', '10'], env, /^shadowramp: usage: shadowramp retry <route> \[--reason text\]; not taken: 10$/m, 2],

@@ -98,7 +98,7 @@ t.test('shadowramp report prints each route for people, and as JSON for scripts'
   const unknown = run('nonsense')
   t.equal(unknown.status, 1)
   t.match(unknown.stderr, /shadowramp: unknown route nonsense/)
-  for (const since of ['yesterday', '0s', '2d', '999d', '']) {
+  for (const since of ['yesterday', '0s', '2d', '999d', '', '-5m']) {
     const badSince = run('--since', since)
     t.equal(badSince.status, 2, `--since ${since} is refused`)
     t.match(badSince.stderr, `--since wants a duration above 0 and at most 1d (pairs are counted for a day), such as 30s, 10m or 1h, got "${since}"`)
