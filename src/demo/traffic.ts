@@ -24,6 +24,10 @@ const dispatcher = new Agent({ connections: 64, keepAliveTimeout: 10_000 })
 const window = newWindow()
 let inFlight = 0
 let total = 0
+/** Over the whole run, for the last line. */
+const whole = { answered: 0, errors: 0 }
+/** Who served, always in this order, so that lines read alike; anything else after. */
+const serverOrder = ['baseline', 'candidate', 'fallback']
 
 function newWindow () {
   return { sent: 0, answered: 0, skipped: 0, errors: 0, byServer: new Map<string, number>(), byStatus: new Map<string, number>(), latencies: [] as number[] }
@@ -49,11 +53,13 @@ async function sendOne (): Promise<void> {
     })
     await response.body.dump({ limit: 1 << 20 })
     window.answered++
+    whole.answered++
     count(window.byServer, String(response.headers['x-served-by'] ?? 'none'))
     count(window.byStatus, `${Math.floor(response.statusCode / 100)}xx`)
     window.latencies.push(performance.now() - started)
   } catch {
     window.errors++
+    whole.errors++
   } finally {
     inFlight--
   }
@@ -66,7 +72,8 @@ function count (map: Map<string, number>, key: string): void {
 function report (seconds: number): void {
   const sorted = window.latencies.sort((a, b) => a - b)
   const at = (q: number): string => sorted.length === 0 ? '-' : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number).toFixed(1)
-  const served = [...window.byServer].map(([name, n]) => `${name} ${n}`).join(', ')
+  const rank = (name: string): number => serverOrder.includes(name) ? serverOrder.indexOf(name) : serverOrder.length
+  const served = [...window.byServer].sort(([a], [b]) => rank(a) - rank(b)).map(([name, n]) => `${name} ${n}`).join(', ')
   const statuses = [...window.byStatus].map(([name, n]) => `${name} ${n}`).join(', ')
   // Answers count in the interval they arrive, so a line's answers can
   // outnumber what it sent: some were sent in the interval before.
@@ -118,6 +125,8 @@ const stop = (): void => {
   clearInterval(reporter)
   setTimeout(() => {
     report(Math.round((Date.now() - started) / 1_000))
+    const waiting = inFlight > 0 ? `, still waiting ${inFlight}` : ''
+    process.stdout.write(`done: sent ${total}, answered ${whole.answered}, errors ${whole.errors}${waiting}\n`)
     void dispatcher.close()
   }, 500)
 }
