@@ -173,7 +173,8 @@ function addActionRoute (app: FastifyInstance, context: ApiContext, action: Acti
     }, now)
     const to = written?.percentage ?? from
     const fields = { route: route.name, action: manual.kind, actor: who.actor, from, to }
-    request.log.info(fields, `${manual.kind} on ${route.name} by ${who.actor}: percentage from ${from} to ${to}`)
+    const outcome = written === undefined ? `nothing to change at ${to}%` : `percentage from ${from} to ${to}`
+    request.log.info(fields, `${manual.kind} on ${route.name} by ${who.actor}: ${outcome}`)
 
     return await viewOneRoute(viewContext(context), route)
   })

@@ -33,9 +33,10 @@ const maxAttempts = 5
 /**
  * The state a person's action leads to, from the state it was taken on.
  * Pure. Setting a percentage pauses the plan on that route until resumed,
- * so automation never undoes a person's choice.
+ * so automation never undoes a person's choice. Undefined when the action
+ * would change nothing.
  */
-export function planManualAction (state: RolloutState, plan: RolloutPlan | undefined, action: ManualAction, who: Actor, now: number): Transition {
+export function planManualAction (state: RolloutState, plan: RolloutPlan | undefined, action: ManualAction, who: Actor, now: number): Transition | undefined {
   const base = carryOver(state)
   const why = who.reason ?? `${describe(action)} by ${who.actor}`
   const entry = (to: number): Transition['history'] => ({ actor: who.actor, action: action.kind, from: state.percentage, to, reason: why })
@@ -47,6 +48,9 @@ export function planManualAction (state: RolloutState, plan: RolloutPlan | undef
       return { change: { ...change, actor: who.actor, reason: why }, history: entry(action.percentage) }
     }
     case 'roll-back': {
+      // Already rolled back to zero: a second click changes nothing, and
+      // the history keeps no entry of a change that was none.
+      if (state.status === 'rolled-back' && state.percentage === 0) return undefined
       const target = plan === undefined ? { stepIndex: 0, percentage: 0 } : findRollbackStep(plan, state.stepIndex ?? 0, state.status === 'rolled-back')
       return rolledBack(state, target, who, why, now, 'roll-back', plan !== undefined)
     }

@@ -72,6 +72,9 @@ t.test('each manual action changes the state and appends a history entry naming 
   t.match((await post('resume')).body, { status: 'ramping' })
   t.match((await post('promote')).body, { percentage: 100, status: 'complete', step: { index: 3 } })
   t.match((await post('rollback')).body, { percentage: 0, status: 'rolled-back', step: { index: 0 } })
+  const again = await post('rollback')
+  t.equal(again.status, 200, 'a second rollback is no mistake')
+  t.match(again.body, { percentage: 0, status: 'rolled-back' }, 'and changes nothing (no second history entry, below)')
   t.match((await post('retry')).body, { percentage: 1, status: 'ramping', step: { index: 0 } })
 
   const history = await admin.call('GET', '/api/routes/feed/history')
