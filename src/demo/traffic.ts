@@ -72,7 +72,7 @@ function count (map: Map<string, number>, key: string): void {
 function report (seconds: number): void {
   const sorted = window.latencies.sort((a, b) => a - b)
   const at = (q: number): string => sorted.length === 0 ? '-' : (sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] as number).toFixed(1)
-  const rank = (name: string): number => serverOrder.includes(name) ? serverOrder.indexOf(name) : serverOrder.length
+  const rank = (name: string): number => { const at = serverOrder.indexOf(name); return at === -1 ? serverOrder.length : at }
   const served = [...window.byServer].sort(([a], [b]) => rank(a) - rank(b)).map(([name, n]) => `${name} ${n}`).join(', ')
   const statuses = [...window.byStatus].map(([name, n]) => `${name} ${n}`).join(', ')
   // Answers count in the interval they arrive, so a line's answers can

@@ -192,12 +192,13 @@ export function decideStep (input: DecisionInput): Decision {
   const next = findNextStep(input.plan, input.state.stepIndex)
   if (next === undefined) return complete(input, analysis, failingIntervals)
 
-  const blockers = findBlockers(input, analysis, failingIntervals)
-  if (blockers.length === 0) return promote(input, analysis, next)
+  const people = findStateBlockers(input.state)
+  const figures = findBlockers(input, analysis, failingIntervals)
+  if (people.length === 0 && figures.length === 0) return promote(input, analysis, next)
 
-  if (mayPause(input)) return pause(input, analysis, failingIntervals, blockers)
+  if (mayPause(input)) return pause(input, analysis, failingIntervals, figures)
 
-  return { kind: 'hold', reason: describeHold(input.state, blockers), failingIntervals, analysis }
+  return { kind: 'hold', reason: describeHold(people, figures), failingIntervals, analysis }
 }
 
 /** Runs every check on the step's figures. */
@@ -404,19 +405,20 @@ function waitsForPeople (state: StepState): boolean {
  * first, as what it waits for, and the figures after it as what the step
  * has meanwhile: "paused, waiting for a person to resume (meanwhile: …)".
  */
-function describeHold (state: StepState, blockers: string[]): string {
-  if (!waitsForPeople(state)) return `holding: ${blockers.join('; ')}`
+function describeHold (people: string[], figures: string[]): string {
+  if (people.length === 0) return `holding: ${figures.join('; ')}`
 
-  const people = findStateBlockers(state)
-  const figures = blockers.slice(people.length)
   return figures.length === 0 ? people.join('; ') : `${people.join('; ')} (meanwhile: ${figures.join('; ')})`
 }
 
-/** Every reason not to promote yet, in words, most basic first. */
+/**
+ * Every reason in the step's figures not to promote yet, in words, most
+ * basic first; what people hold a route for is findStateBlockers'.
+ */
 function findBlockers (
   input: DecisionInput, analysis: Analysis, failingIntervals: number
 ): string[] {
-  const blockers = findStateBlockers(input.state)
+  const blockers: string[] = []
   if (failingIntervals > 0) {
     blockers.push(describeFailingIntervals(input.plan, analysis, failingIntervals))
   }

@@ -47,13 +47,8 @@ export function planManualAction (state: RolloutState, plan: RolloutPlan | undef
       const change = { ...base, percentage: action.percentage, status: plan === undefined ? 'manual' as const : 'paused' as const, stepIndex, stepStartedAt: now, failingIntervals: 0, waitingFor: plan === undefined ? undefined : 'paused: the percentage was set by hand; resume to let the plan continue' }
       return { change: { ...change, actor: who.actor, reason: why }, history: entry(action.percentage) }
     }
-    case 'roll-back': {
-      // Already rolled back to zero: a second click changes nothing, and
-      // the history keeps no entry of a change that was none.
-      if (state.status === 'rolled-back' && state.percentage === 0) return undefined
-      const target = plan === undefined ? { stepIndex: 0, percentage: 0 } : findRollbackStep(plan, state.stepIndex ?? 0, state.status === 'rolled-back')
-      return rolledBack(state, target, who, why, now, 'roll-back', plan !== undefined)
-    }
+    case 'roll-back':
+      return planRollback(state, plan, who, why, now, 'roll-back')
     default:
       return planPlanAction(state, requirePlan(state.route, plan, action), action, who, why, now)
   }
@@ -61,13 +56,21 @@ export function planManualAction (state: RolloutState, plan: RolloutPlan | undef
 
 /** An alert names the route: roll it back at once, whatever the plan was doing. */
 export function planAlertRollback (state: RolloutState, plan: RolloutPlan | undefined, who: Actor & { alert: unknown }, now: number): Transition | undefined {
+  const transition = planRollback(state, plan, who, who.reason ?? `alert from ${who.actor}`, now, 'alert')
+  return transition === undefined ? undefined : { ...transition, history: { ...transition.history, figures: who.alert } }
+}
+
+/**
+ * A rollback, by a person or an alert. A route already rolled back to zero
+ * has nothing to change, and its history keeps no entry of a change that
+ * was none; one rolled back to a step goes to zero, so that repeated
+ * rollbacks (an alert's notifications) do not walk it down a step each.
+ */
+function planRollback (state: RolloutState, plan: RolloutPlan | undefined, who: Actor, why: string, now: number, action: string): Transition | undefined {
   if (state.status === 'rolled-back' && state.percentage === 0) return undefined
 
-  // A route an alert finds rolled back already goes to zero: repeated alert
-  // notifications must not walk it down one step each.
   const target = plan === undefined ? { stepIndex: 0, percentage: 0 } : findRollbackStep(plan, state.stepIndex ?? 0, state.status === 'rolled-back')
-  const transition = rolledBack(state, target, who, who.reason ?? `alert from ${who.actor}`, now, 'alert', plan !== undefined)
-  return { ...transition, history: { ...transition.history, figures: who.alert } }
+  return rolledBack(state, target, who, why, now, action, plan !== undefined)
 }
 
 /**

@@ -113,18 +113,12 @@ export async function freePort (): Promise<number> {
 
 /** True when a Redis answers PING at the address within half a second. */
 export async function answersPing (host: string, port: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const socket = new Socket()
-    let reply = ''
-    const finish = (ok: boolean): void => { socket.destroy(); resolve(ok) }
-    socket.setTimeout(500, () => finish(false))
-    socket.once('error', () => finish(false))
-    socket.on('data', (chunk) => {
-      reply += chunk.toString('latin1')
-      if (reply.includes('\r\n')) finish(reply.startsWith('+PONG') || reply.startsWith('-NOAUTH'))
-    })
-    socket.connect(port, host, () => socket.write('PING\r\n'))
+  const answer = await askOnce(host, port, 'PING', (reply) => {
+    if (!reply.includes('\r\n')) return undefined
+    return { value: reply.startsWith('+PONG') || reply.startsWith('-NOAUTH') }
   })
+
+  return answer ?? false
 }
 
 /**
@@ -133,18 +127,30 @@ export async function answersPing (host: string, port: number): Promise<boolean>
  * that asks for a password.
  */
 async function answeringPid (port: number): Promise<number | undefined> {
+  return await askOnce('127.0.0.1', port, 'INFO server', (reply) => {
+    const found = /process_id:(\d+)/.exec(reply)
+    if (found !== null) return { value: Number(found[1]) }
+    return reply.startsWith('-') ? { value: undefined } : undefined
+  })
+}
+
+/**
+ * Sends one inline command on a connection of its own and gives `read`
+ * the reply so far, until it returns a value; undefined when nothing
+ * readable comes within half a second.
+ */
+async function askOnce<T> (host: string, port: number, command: string, read: (reply: string) => { value: T } | undefined): Promise<T | undefined> {
   return await new Promise((resolve) => {
     const socket = new Socket()
     let reply = ''
-    const finish = (pid: number | undefined): void => { socket.destroy(); resolve(pid) }
+    const finish = (value: T | undefined): void => { socket.destroy(); resolve(value) }
     socket.setTimeout(500, () => finish(undefined))
     socket.once('error', () => finish(undefined))
     socket.on('data', (chunk) => {
       reply += chunk.toString('latin1')
-      const found = /process_id:(\d+)/.exec(reply)
-      if (found !== null) finish(Number(found[1]))
-      else if (reply.startsWith('-')) finish(undefined)
+      const answer = read(reply)
+      if (answer !== undefined) finish(answer.value)
     })
-    socket.connect(port, '127.0.0.1', () => socket.write('INFO server\r\n'))
+    socket.connect(port, host, () => socket.write(`${command}\r\n`))
   })
 }
