@@ -1,12 +1,16 @@
+import { applyDelta, DeltaDecodeError, findDelta, writeDelta, type BodyDelta } from './body-delta.js'
 import type { CapturedRequest, CapturedResponse, Pair } from './pair.js'
 
 /**
  * The form a batch of pairs takes in Redis: one string, which starts with
- * "SRB4" and the number of pairs, followed by the pairs' records one after
+ * "SRB5" and the number of pairs, followed by the pairs' records one after
  * the other. A record is five 32-bit lengths (its description, then its
  * bodies in the order request, baseline, candidate, baseline repeat, with
  * 0xffffffff for a body that is absent), the description as JSON
- * (everything but the bodies), and the bodies as raw bytes.
+ * (everything but the bodies), and the bodies as raw bytes. A candidate or
+ * repeat body that differs from the baseline's in a few places is stored
+ * as its delta from it (see body-delta.ts), which the top bit of its
+ * length marks; "SRB4" batches, written before deltas, read the same way.
  *
  * The gateway writes each record straight into its arena (see
  * pair-arena.ts), where a batch's records lie next to each other: a batch
@@ -16,10 +20,15 @@ import type { CapturedRequest, CapturedResponse, Pair } from './pair.js'
  * element would be copied once more into the list's own node.
  */
 
-const magic = 'SRB4'
+const magic = 'SRB5'
+/** Marks this version can read: SRB4 is SRB5 without deltas. */
+const readableMarks = new Set([magic, 'SRB4'])
 const bodySlots = 4
 const headerBytes = 4 * (1 + bodySlots)
 const absent = 0xffff_ffff
+/** In a body's length: the body is stored as its delta from the baseline's. */
+const deltaFlag = 0x8000_0000
+const baselineSlot = 1
 /** The mark and the number of pairs. */
 const batchHeaderBytes = 8
 
@@ -44,6 +53,8 @@ export interface EncodedPair {
   meta: string
   metaBytes: number
   bodies: Bodies
+  /** Per body, its delta from the baseline's body when that is stored instead. */
+  deltas: Array<BodyDelta | undefined>
   bytes: number
 }
 
@@ -52,9 +63,29 @@ export function encodePair (pair: Pair): EncodedPair {
   const meta = JSON.stringify(describePair(pair))
   const metaBytes = Buffer.byteLength(meta)
   const bodies = [request.body, baseline.body, candidate.body, baselineRepeat?.body]
-  const bodyBytes = bodies.reduce((sum, body) => sum + (body?.length ?? 0), 0)
+  const answers = [undefined, baseline, candidate, baselineRepeat]
+  const deltas = bodies.map((body, slot) => slot > baselineSlot ? deltaFromBaseline(baseline, answers[slot]) : undefined)
+  let bodyBytes = 0
+  bodies.forEach((body, slot) => { bodyBytes += deltas[slot]?.bytes ?? body?.length ?? 0 })
 
-  return { meta, metaBytes, bodies, bytes: headerBytes + metaBytes + bodyBytes }
+  return { meta, metaBytes, bodies, deltas, bytes: headerBytes + metaBytes + bodyBytes }
+}
+
+/**
+ * An answer's body as its delta from the baseline's, when that is worth
+ * it. Compressed bodies are not tried: after their first difference they
+ * share nothing, and looking would only cost time.
+ */
+function deltaFromBaseline (baseline: CapturedResponse, answer: CapturedResponse | undefined): BodyDelta | undefined {
+  if (baseline.body === undefined || answer?.body === undefined) return undefined
+  if (isCompressed(baseline) || isCompressed(answer)) return undefined
+
+  return findDelta(baseline.body, answer.body)
+}
+
+function isCompressed (answer: CapturedResponse): boolean {
+  const encoding = answer.headers['content-encoding']
+  return encoding !== undefined && encoding !== 'identity'
 }
 
 /**
@@ -99,14 +130,22 @@ function describeResponse (response: CapturedResponse): Described<Omit<CapturedR
 
 /** Writes the record at the start of `target`, which holds at least `encoded.bytes`. */
 export function writePair (encoded: EncodedPair, target: Buffer): void {
+  const { bodies, deltas } = encoded
   target.writeUInt32BE(encoded.metaBytes, 0)
-  encoded.bodies.forEach((body, slot) => target.writeUInt32BE(body?.length ?? absent, 4 * (1 + slot)))
   let at = headerBytes + target.write(encoded.meta, headerBytes, 'utf8')
-  for (const body of encoded.bodies) {
-    if (body === undefined) continue
-    body.copy(target, at)
-    at += body.length
-  }
+  bodies.forEach((body, slot) => {
+    const lengthAt = 4 * (1 + slot)
+    const delta = deltas[slot]
+    if (body === undefined) {
+      target.writeUInt32BE(absent, lengthAt)
+    } else if (delta === undefined) {
+      target.writeUInt32BE(body.length, lengthAt)
+      at += body.copy(target, at)
+    } else {
+      target.writeUInt32BE((deltaFlag | delta.bytes) >>> 0, lengthAt)
+      at = writeDelta(delta, body, target, at)
+    }
+  })
 }
 
 /** What a batch of `pairs` records starts with. */
@@ -134,7 +173,7 @@ export function decodeBatchParts (parts: readonly Buffer[]): Pair[] {
   const batch = parts.length === 1 ? parts[0] as Buffer : Buffer.concat(parts)
   if (batch.length < batchHeaderBytes) throw new PairDecodeError('not a batch of pairs')
   const mark = batch.toString('latin1', 0, 4)
-  if (mark !== magic) {
+  if (!readableMarks.has(mark)) {
     throw new PairDecodeError(`not a batch of pairs of this version: it starts with ${JSON.stringify(mark)}, this version writes ${JSON.stringify(magic)}`)
   }
 
@@ -156,7 +195,9 @@ function decodePair (records: Buffer, start: number, index: number): { pair: Pai
   if (records.length - start < headerBytes) throw new PairDecodeError(`batch cut short at pair ${index}`)
 
   const metaBytes = records.readUInt32BE(start)
-  const lengths = Array.from({ length: bodySlots }, (_, slot) => records.readUInt32BE(start + 4 * (1 + slot)))
+  const words = Array.from({ length: bodySlots }, (_, slot) => records.readUInt32BE(start + 4 * (1 + slot)))
+  const isDelta = words.map((word) => word !== absent && (word & deltaFlag) !== 0)
+  const lengths = words.map((word, slot) => isDelta[slot] === true ? (word & ~deltaFlag) : word)
   const bodyBytes = lengths.reduce((sum, length) => sum + (length === absent ? 0 : length), 0)
   const end = start + headerBytes + metaBytes + bodyBytes
   if (end > records.length) throw new PairDecodeError(`batch cut short in pair ${index}`)
@@ -168,11 +209,13 @@ function decodePair (records: Buffer, start: number, index: number): { pair: Pai
   }
 
   let at = start + headerBytes + metaBytes
-  const [requestBody, baselineBody, candidateBody, repeatBody] = lengths.map((length) => {
+  const stored = lengths.map((length) => {
     if (length === absent) return undefined
     at += length
     return records.subarray(at - length, at)
   })
+  const [requestBody, baselineBody, candidateBody, repeatBody] = stored.map((body, slot) =>
+    body !== undefined && isDelta[slot] === true ? rebuild(stored[baselineSlot], body, slot, index) : body)
   const pair: Pair = {
     ...meta,
     request: withBody(meta.request, requestBody),
@@ -182,6 +225,22 @@ function decodePair (records: Buffer, start: number, index: number): { pair: Pai
   }
 
   return { pair, bytes: end - start }
+}
+
+const slotNames = ['request', 'baseline', 'candidate', 'baseline repeat']
+
+function rebuild (baselineBody: Buffer | undefined, delta: Buffer, slot: number, index: number): Buffer {
+  const name = slotNames[slot] ?? `body ${slot}`
+  if (slot <= baselineSlot) throw new PairDecodeError(`pair ${index} marks its ${name} body as a delta, which only a candidate or repeat body can be`)
+  if (baselineBody === undefined) {
+    throw new PairDecodeError(`pair ${index} stores its ${name} body as a delta from a baseline body it does not have`)
+  }
+  try {
+    return applyDelta(baselineBody, delta)
+  } catch (error) {
+    if (error instanceof DeltaDecodeError) throw new PairDecodeError(`pair ${index} has a damaged ${name} body: ${error.message}`)
+    throw error
+  }
 }
 
 /** A pair's description, checked for the parts every pair has. */

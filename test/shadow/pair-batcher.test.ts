@@ -17,7 +17,10 @@ function answer (body: Buffer): CapturedResponse {
 /** A body of `bytes` bytes that no other pair's body equals. */
 function bodyOf (index: number, side: string, bytes: number): Buffer {
   const text = JSON.stringify({ index, side, filler: '' })
-  return Buffer.from(text.slice(0, -2) + `${String(index % 10).repeat(Math.max(0, bytes - text.length))}"}`)
+  // Each side fills with its own digit, so the candidate's body shares
+  // nothing with the baseline's and is stored whole: these tests are about
+  // sizes.
+  return Buffer.from(text.slice(0, -2) + `${String((index + side.length) % 10).repeat(Math.max(0, bytes - text.length))}"}`)
 }
 
 /**

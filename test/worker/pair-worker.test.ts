@@ -176,7 +176,7 @@ t.test('a damaged batch, or one in an earlier format, goes to the failed set wit
   const reasons = Object.fromEntries(failed.map((job) => [job.id, job.failedReason]))
   t.same(Object.keys(reasons).sort(), ['as-a-list', 'damaged', 'earlier'])
   t.match(reasons['damaged'], /batch of pairs is damaged: batch cut short at pair 0/)
-  t.match(reasons['earlier'], 'batch of pairs is damaged: not a batch of pairs of this version: it starts with "SRB2", this version writes "SRB4"')
+  t.match(reasons['earlier'], 'batch of pairs is damaged: not a batch of pairs of this version: it starts with "SRB2", this version writes "SRB5"')
   t.match(reasons['as-a-list'], /batch of pairs is damaged: .*pair-batch:as-a-list is not a string, as gateways of this version write it \(gateways of an earlier version wrote lists/)
   t.same(failed.map((job) => job.attemptsMade), [1, 1, 1], 'not retried: they would not decode the next time either')
 })
