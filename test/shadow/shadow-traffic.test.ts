@@ -247,7 +247,9 @@ t.test('with Redis paused the pending pairs stay within their bound and flow onc
 })
 
 t.test('a pair larger than the whole pending bound is dropped alone, and mirroring goes on', async (t) => {
-  const big = (version: number): string => JSON.stringify({ filler: 'x'.repeat(60_000), version })
+  // Each side fills with its own letter: the candidate's body shares
+  // nothing with the baseline's and travels whole, 120 KB for the pair.
+  const big = (version: number): string => JSON.stringify({ filler: (version === 1 ? 'x' : 'y').repeat(60_000), version })
   const urls = await backends(t,
     (request, response) => json(response, 200, request.url === '/products/big' ? big(1) : { v: 1 }),
     (request, response) => json(response, 200, request.url === '/products/big' ? big(2) : { v: 2 }))
