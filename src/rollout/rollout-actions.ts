@@ -27,6 +27,9 @@ export interface Actor {
   reason?: string
 }
 
+/** The reason recorded when a person gave none. */
+export const noReasonGiven = 'no reason given'
+
 /** How often a change is tried again when someone else wrote in between. */
 const maxAttempts = 5
 
@@ -38,7 +41,9 @@ const maxAttempts = 5
  */
 export function planManualAction (state: RolloutState, plan: RolloutPlan | undefined, action: ManualAction, who: Actor, now: number): Transition | undefined {
   const base = carryOver(state)
-  const why = who.reason ?? `${describe(action)} by ${who.actor}`
+  // The history shows the action, the percentages and who: a missing
+  // reason is said to be missing rather than made up from those.
+  const why = who.reason ?? noReasonGiven
   const entry = (to: number): Transition['history'] => ({ actor: who.actor, action: action.kind, from: state.percentage, to, reason: why })
 
   switch (action.kind) {
@@ -178,8 +183,4 @@ function setCommand (route: string): string {
 
 function refuseWhen (state: RolloutState, refused: boolean, why: string): void {
   if (refused) throw new SR_ERR_ACTION_REFUSED(state.route, why)
-}
-
-function describe (action: ManualAction): string {
-  return action.kind === 'set' ? `set to ${action.percentage}%` : action.kind
 }
