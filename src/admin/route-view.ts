@@ -1,5 +1,5 @@
 import type { RedisClient } from '../store/redis-connection.js'
-import type { RouteConfig } from '../config/schema.js'
+import { nameRoutes, type RouteConfig } from '../config/schema.js'
 import { SR_ERR_UNKNOWN_ROUTE } from '../errors.js'
 import type { RolloutPlan } from '../rollout/plan.js'
 import { stepAtOrBelow } from '../rollout/rollout-actions.js'
@@ -63,7 +63,7 @@ export class RouteCatalog {
 
   require (name: string): RouteConfig {
     const route = this.#byName.get(name)
-    if (route === undefined) throw new SR_ERR_UNKNOWN_ROUTE(name)
+    if (route === undefined) throw new SR_ERR_UNKNOWN_ROUTE(name, `: this gateway has ${nameRoutes(this.routes)}`)
 
     return route
   }

@@ -1,4 +1,4 @@
-import type { Config } from '../config/schema.js'
+import { nameRoutes, type Config } from '../config/schema.js'
 import { formatRouteReport } from '../report/format-report.js'
 import { buildRouteReport, type RouteReport } from '../report/route-report.js'
 import { parseDuration } from '../config/duration.js'
@@ -22,7 +22,7 @@ export interface ReportOptions {
 export async function printReport (config: Readonly<Config>, redisUrl: string, options: ReportOptions, write: (text: string) => void): Promise<RouteReport[]> {
   const routes = options.route === undefined ? config.routes.map((route) => route.name) : [options.route]
   if (options.route !== undefined && !config.routes.some((route) => route.name === options.route)) {
-    throw new SR_ERR_UNKNOWN_ROUTE(options.route, `: ${options.configFile} has ${listRoutes(config)}`)
+    throw new SR_ERR_UNKNOWN_ROUTE(options.route, `: ${options.configFile} has ${nameRoutes(config.routes)}`)
   }
 
   const redis = connectRedis(redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: true, connectTimeout: 2_000 })
@@ -54,12 +54,6 @@ export async function printReport (config: Readonly<Config>, redisUrl: string, o
 }
 
 /** "one route, api" or "routes products, orders": what a file has, for a name it lacks. */
-function listRoutes (config: Readonly<Config>): string {
-  const names = config.routes.map((route) => route.name)
-
-  return names.length === 1 ? `one route, ${names[0]}` : `routes ${names.join(', ')}`
-}
-
 /** The latest pairs found before a report's window: their route, and the start of their bucket. */
 interface EarlierPairs {
   route: string
