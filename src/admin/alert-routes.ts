@@ -71,7 +71,7 @@ export async function alertRoutes (app: FastifyInstance, context: ApiContext): P
 
 function logOutcome (log: FastifyInstance['log'], actor: string, outcome: { rolledBack: RouteMove[] }, unknown: string[]): void {
   for (const { route, from, to } of outcome.rolledBack) {
-    log.info({ route, actor, from, to }, `alert rolled ${route} back: percentage from ${from} to ${to}`)
+    log.warn({ route, actor, from, to }, `alert rolled ${route} back: percentage from ${from} to ${to}`)
   }
   if (unknown.length > 0) log.warn({ actor, unknown }, 'alert names routes that are not configured')
 }

@@ -219,7 +219,10 @@ export class RolloutController {
       return
     }
     if (history !== undefined) {
-      this.#options.logger.info({ route: state.route, action: history.action, from: history.from, to: history.to, reason: history.reason }, message ?? describeChange(state.route, history))
+      // A rollback is what on-call looks for in the logs: it stands out
+      // from the promotions and pauses of a plan that goes well.
+      const level = history.action === 'roll-back' ? 'warn' : 'info'
+      this.#options.logger[level]({ route: state.route, action: history.action, from: history.from, to: history.to, reason: history.reason }, message ?? describeChange(state.route, history))
     }
   }
 

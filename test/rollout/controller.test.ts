@@ -11,6 +11,7 @@ import { createKeys, type Keys } from '../../src/store/keys.js'
 import { addLiveFigures, emptyLiveFigures } from '../../src/store/live-figures.js'
 import { latencyBucket } from '../../src/store/latency-histogram.js'
 import { readHistory, readRolloutState, seedRolloutStates, writeRolloutState, type HistoryEntry } from '../../src/store/rollout-store.js'
+import type { Logger } from '../../src/telemetry/logger.js'
 import { memoryLogger } from '../helpers/gateway.js'
 import { dropNamespace, testRedisUrl, uniqueNamespace } from '../helpers/redis.js'
 
@@ -28,7 +29,7 @@ interface Harness {
   keys: Keys
   config: Config
   clock: { now: number }
-  controller: (notified?: HistoryEntry[]) => Promise<RolloutController>
+  controller: (notified?: HistoryEntry[], logger?: Logger) => Promise<RolloutController>
   /** One analysis interval of traffic: pairs compared (some diverging) and live requests. */
   traffic: (pairs: number, diverging: number, liveRequests?: number) => Promise<void>
   advance: (ms: number) => void
@@ -60,9 +61,9 @@ async function harness (t: Test, routePlan: Record<string, unknown> = plan, perc
     keys,
     config,
     clock,
-    controller: async (notified = []) => {
+    controller: async (notified = [], logger = memoryLogger('warn').logger) => {
       const notifier: Notifier = { notify: (entry) => notified.push(entry) }
-      const controller = new RolloutController({ config, redisUrl, keys, logger: memoryLogger('warn').logger, notifier, now: () => clock.now })
+      const controller = new RolloutController({ config, redisUrl, keys, logger, notifier, now: () => clock.now })
       await controller.start(false)
       controllers.push(controller)
       return controller
@@ -130,7 +131,8 @@ t.test('a clean candidate ramps through every step to 100%, and the history hold
 
 t.test('3% divergence against a 1% threshold is rolled back at its first step with enough samples', async (t) => {
   const h = await harness(t)
-  const controller = await h.controller()
+  const { logger, lines } = memoryLogger('info')
+  const controller = await h.controller([], logger)
   await controller.refreshLease()
   const percentages = await runIntervals(h, controller, 10, 300, 9)
 
@@ -140,6 +142,9 @@ t.test('3% divergence against a 1% threshold is rolled back at its first step wi
   const [rollBack] = await readHistory(h.redis, h.keys, 'feed', 1)
   t.match(rollBack, { action: 'roll-back', from: 1, to: 0, actor: 'controller' })
   t.match(rollBack?.reason, /divergence/)
+
+  const levels = lines().filter((line) => line.action !== undefined).map((line) => [line.action, line.level])
+  t.same(levels, [['start', 30], ['roll-back', 40]], 'the rollback is a warning; the plan\'s start is not')
 })
 
 t.test('0.4% divergence is promoted', async (t) => {
