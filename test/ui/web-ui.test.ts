@@ -67,7 +67,7 @@ t.test('the web UI shows where orders diverges and why it rolled back, and pause
     t.notOk(page.url().includes(operatorToken), 'the token is never in the address')
     t.equal(await page.evaluate('sessionStorage.getItem("shadowramp.token")'), operatorToken, 'kept in sessionStorage')
     t.equal(await page.locator('tr[data-route]').count(), 6)
-    t.match(await page.locator('tr[data-route="orders"]').textContent(), /rolled back.*step 1 of 4.*rolled back: waiting for a person to retry.*100%/)
+    t.match(await page.locator('tr[data-route="orders"]').textContent(), /rolled back.*rolled back; a retry starts at step 1 of 4 \(10%\).*rolled back: waiting for a person to retry.*100%/)
 
     await page.goto(`${demo.adminUrl}/ui/#/?since=5m`)
     // A card draws its charts once it is on screen: scroll each into view.

@@ -102,9 +102,15 @@ export function actionLabel (action) {
   return action.replace('-', ' ')
 }
 
-/** "step 2 of 4 (25%)", or "no plan". */
-export function formatStep (step) {
-  if (step === null) return 'no plan'
+/** A route's place in its plan: "step 2 of 4 (25%)", or "no plan". */
+export function formatStep (view) {
+  const { step, plan } = view
+  if (step === null || plan === null) return 'no plan'
+  // Rolled back to 0%, a route keeps its step for a retry to start from:
+  // shown as its step, "step 1 of 4 (10%)" beside 0% would read as served.
+  if (view.status === 'rolled-back' && view.percentage < step.percentage) {
+    return `rolled back; a retry starts at step 1 of ${step.of} (${formatPercentage(plan.steps[0])})`
+  }
 
   return `step ${step.index + 1} of ${step.of} (${formatPercentage(step.percentage)})`
 }

@@ -87,7 +87,7 @@ function describeRollout (view) {
 
   return h('dl', { class: 'facts' },
     fact('percentage', percentage, ' of live requests on the candidate'),
-    fact('step', formatStep(view.step)),
+    fact('step', formatStep(view)),
     fact('waiting for', h('span', { class: 'waiting-for', text: view.waitingFor ?? '–' })),
     fact('divergence', `${formatRate(rate)} (${formatCount(diverging)} of ${formatCount(compared)} compared; ${window})`),
     fact('last change', lastChange),
