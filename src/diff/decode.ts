@@ -162,16 +162,24 @@ export function readHeader (headers: Record<string, string>, name: string): stri
   return undefined
 }
 
+/** A backend that failed leaves nothing to compare, its status included. */
+export function findNoAnswer (response: ResponseSample, side: Side): NotComparable | undefined {
+  if (response.failure !== undefined || response.status === 0) {
+    return explain(side, 'no-answer', `gave no answer: ${response.failure ?? 'no status'}`)
+  }
+
+  return undefined
+}
+
 /**
  * A backend that failed, or whose body the gateway could not keep, leaves
- * nothing to compare.
+ * no body to compare.
  */
 export function findMissingAnswer (
   response: ResponseSample, side: Side
 ): NotComparable | undefined {
-  if (response.failure !== undefined || response.status === 0) {
-    return explain(side, 'no-answer', `gave no answer: ${response.failure ?? 'no status'}`)
-  }
+  const noAnswer = findNoAnswer(response, side)
+  if (noAnswer !== undefined) return noAnswer
 
   const received = response.bodyBytes ?? 0
   const kept = response.body?.length ?? 0

@@ -255,3 +255,16 @@ t.test('a backend that gave no answer, or whose body was not kept, is not compar
   const notKept: ResponseSample = { status: 200, headers: {}, bodyBytes: 30_000_000 }
   t.match(comparePair(notKept, answer(document), rules), { kind: 'not-comparable', reason: { side: 'baseline', code: 'too-large' } })
 })
+
+t.test('a body too large to keep still leaves the statuses to compare: 200 against a large 404 page diverges', async (t) => {
+  const largeErrorPage: ResponseSample = { status: 404, headers: { 'content-type': 'text/html' }, bodyBytes: 60_000 }
+  const largeAnswer: ResponseSample = { status: 200, headers: {}, bodyBytes: 60_000 }
+  t.match(comparePair(answer(document), largeErrorPage, rules), {
+    kind: 'status-mismatch', baselineStatus: 200, candidateStatus: 404, bodyNotComparable: { side: 'candidate', code: 'too-large' }
+  })
+  t.match(comparePair(largeAnswer, largeErrorPage, rules), {
+    kind: 'status-mismatch', baselineStatus: 200, candidateStatus: 404, bodyNotComparable: { side: 'baseline', code: 'too-large' }
+  }, 'both too large')
+  t.match(comparePair(largeAnswer, { ...largeErrorPage, status: 200 }, rules), { kind: 'not-comparable', reason: { code: 'too-large' } },
+    'with equal statuses there is still nothing to compare')
+})
