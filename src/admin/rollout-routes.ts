@@ -174,7 +174,10 @@ function addActionRoute (app: FastifyInstance, context: ApiContext, action: Acti
     const to = written?.percentage ?? from
     const fields = { route: route.name, action: manual.kind, actor: who.actor, from, to }
     const outcome = written === undefined ? `nothing to change at ${to}%` : `percentage from ${from} to ${to}`
-    request.log.info(fields, `${manual.kind} on ${route.name} by ${who.actor}: ${outcome}`)
+    // A rollback stands out in the logs, whoever made it (the controller's
+    // and an alert's are warnings too).
+    const level = manual.kind === 'roll-back' && written !== undefined ? 'warn' : 'info'
+    request.log[level](fields, `${manual.kind} on ${route.name} by ${who.actor}: ${outcome}`)
 
     return await viewOneRoute(viewContext(context), route)
   })

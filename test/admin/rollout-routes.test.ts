@@ -1,7 +1,7 @@
 import t from 'tap'
 import { recordPairs, type PairRecord } from '../../src/store/diff-aggregates.js'
 import { startPrivateRedis } from '../../src/store/redis-bootstrap.js'
-import { startTestShadowramp } from '../helpers/gateway.js'
+import { memoryLogger, startTestShadowramp } from '../helpers/gateway.js'
 import { callAdmin, operatorSecret, quietRoute, readSecret, startAdminHarness, testPlan, testTokens, waitFor } from '../helpers/admin-api.js'
 
 function record (verdict: PairRecord['verdict'], capturedAt = Date.now(), extra: Partial<PairRecord> = {}): PairRecord {
@@ -235,4 +235,19 @@ t.test('while Redis is away the API answers 503 at once', async (t) => {
   const alert = await callAdmin(running.adminUrl, 'POST', '/api/alerts/webhook', operatorSecret, { route: 'feed', reason: 'paged' })
   t.equal(alert.status, 503, 'an alert sender is told to retry')
   t.equal((await callAdmin(running.adminUrl, 'GET', '/healthz', undefined)).status, 200)
+})
+
+t.test('a rollback by a person is logged as a warning; one that changes nothing and other actions are not', async (t) => {
+  const { logger, lines } = memoryLogger('info')
+  const admin = await startAdminHarness(t, { routes: [quietRoute('feed', { plan: testPlan, percentage: 5 })], logger })
+  for (const action of ['pause', 'rollback', 'rollback']) {
+    t.equal((await admin.call('POST', `/api/routes/feed/${action}`, operator)).status, 200, action)
+  }
+
+  const logged = lines().filter((line) => line.actor === 'alice').map((line) => [line.level, line.msg])
+  t.same(logged, [
+    [30, 'pause on feed by alice: percentage from 5 to 5'],
+    [40, 'roll-back on feed by alice: percentage from 5 to 0'],
+    [30, 'roll-back on feed by alice: nothing to change at 0%']
+  ])
 })
