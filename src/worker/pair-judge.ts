@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer'
 import { compareWithEqualBodies, comparePair } from '../diff/compare.js'
 import { decodeContent, type NotComparable, type ResponseSample } from '../diff/decode.js'
 import { findNoiseCandidates, separateNoise, type NoiseCandidate, type NoiseModel } from '../diff/noise.js'
@@ -117,6 +118,12 @@ function describeAnswer (response: CapturedResponse, rules: CompiledRules): Reco
   if (response.body === undefined) return { ...answer, body: null, bodyBytes: response.bodyBytes }
 
   const decoded = decodeContent(toSample(response), 'baseline', rules)
+  if (decoded.ok && !isUtf8(decoded.value)) {
+    // Bytes that are not text would come out of a UTF-8 string garbled:
+    // base64 keeps them as they were.
+    const text = decoded.value.toString('base64')
+    return { ...answer, body: text.slice(0, exampleBodyChars), bodyEncoding: 'base64', truncated: text.length > exampleBodyChars }
+  }
   const text = decoded.ok ? decoded.value.toString('utf8') : `(${decoded.reason.message})`
   return { ...answer, body: text.slice(0, exampleBodyChars), truncated: text.length > exampleBodyChars }
 }

@@ -126,8 +126,12 @@ function renderBody (pre, answer) {
   if (answer?.failure !== undefined) return { note: hint(`no answer: ${answer.failure}`), elements: new Map() }
   if (typeof answer?.body !== 'string') return { note: hint(`body not kept (${answer?.bodyBytes ?? 0} bytes)`), elements: new Map() }
 
-  const tree = parseJsonTree(answer.body)
   const cut = answer.truncated ? hint('body cut short at 64 KiB when the example was kept') : null
+  if (answer.bodyEncoding === 'base64') {
+    pre.textContent = answer.body
+    return { note: hint(`not text: its bytes shown as base64${answer.truncated ? ', cut short at 64 KiB' : ''}`), elements: new Map() }
+  }
+  const tree = parseJsonTree(answer.body)
   if (tree === undefined) {
     pre.textContent = answer.body
     return { note: cut ?? hint('not JSON: shown as text, without highlights'), elements: new Map() }
