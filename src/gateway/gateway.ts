@@ -18,6 +18,13 @@ import type { LiveCounter } from './live-counter.js'
 import type { LiveTap, Mirror } from './mirror.js'
 import type { UpstreamRequest, UpstreamResponse } from './upstream.js'
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** The configured route a live path belongs to, for the access line. */
+    routeName?: string
+  }
+}
+
 /** Where the gateway learns each route's current percentage. */
 export interface PercentageSource {
   percentageOf: (route: string) => number
@@ -73,7 +80,7 @@ export function buildGateway (options: GatewayOptions): FastifyInstance {
 
   for (const route of routes) {
     const handler = createLiveHandler(route, options, forceHeader)
-    for (const url of route.config.paths) app.route({ method: proxiedMethods, url, handler })
+    for (const url of route.config.paths) app.route({ method: proxiedMethods, url, handler, config: { routeName: route.config.name } })
   }
 
   app.setNotFoundHandler((request, reply) => {
@@ -108,6 +115,26 @@ class GatewayLogController extends LogController {
 
   override incomingRequest (request: FastifyRequest): void {
     request.log.debug({ req: request }, 'incoming request')
+  }
+
+  /**
+   * The access line says what was asked and who answered. The path goes
+   * without its query string, which may carry a token or a key.
+   */
+  override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    if (this.isLogDisabled(request)) return
+
+    const queryAt = request.url.indexOf('?')
+    const line = {
+      route: request.routeOptions.config.routeName,
+      method: request.method,
+      path: queryAt === -1 ? request.url : request.url.slice(0, queryAt),
+      status: reply.statusCode,
+      servedBy: reply.getHeader('x-served-by'),
+      ms: Math.round(reply.elapsedTime * 100) / 100
+    }
+    if (error === null || error === undefined) reply.log.info(line, 'request completed')
+    else reply.log.error({ ...line, err: error }, 'request errored')
   }
 
   override streamError (error: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply): void {

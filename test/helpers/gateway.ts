@@ -43,7 +43,9 @@ export async function startTestShadowramp (input: ConfigInput, options: { redisU
   const config = testConfig(input)
   const redisUrl = options.redisUrl ?? await testRedisUrl()
   const logger = options.logger ?? createLogger({ level: 'warn', destination: new Writable({ write: (_c, _e, cb) => cb() }) })
-  const running = await startShadowramp({ config, logger, redisUrl, logRequests: false })
+  // Access lines only where a test's configuration asks for them.
+  const logRequests = (input.log as { requests?: boolean } | undefined)?.requests === true
+  const running = await startShadowramp({ config, logger, redisUrl, logRequests })
   // A namespace made up here belongs to this test alone: closing leaves
   // nothing of it in the shared Redis, named or not (a private Redis goes
   // with its server, which may be stopped by then).
