@@ -90,6 +90,7 @@ async function actionCommand (command: string, args: string[], io: CommandIo): P
   if (incomplete) return usageError(io, `usage: shadowramp ${shape}`)
   const takes = command === 'set' ? 2 : 1
   if (positionals.length > takes) return extraArguments(io, shape, positionals.slice(takes))
+  if (values.reason?.trim() === '') return usageError(io, '--reason wants some text; leave it out to record "no reason given"')
 
   const body: { percentage?: number, reason?: string } = { reason: values.reason }
   if (command === 'set') {

@@ -106,6 +106,8 @@ t.test('failures print one line on stderr and exit nonzero', async (t) => {
     [['status'], { ...env, SHADOWRAMP_ADMIN_URL: unreachable }, /cannot reach the admin API/],
     [['set', 'feed', 'lots'], env, /a percentage from 0 to 100 is needed, got lots/, 2],
     [['set', 'feed', '150'], env, /^shadowramp: a percentage from 0 to 100 is needed, got 150$/m, 2],
+    [['rollback', 'feed', '--reason', ''], env, /^shadowramp: --reason wants some text; leave it out to record "no reason given"$/m, 2],
+    [['pause', 'feed', '--reason', '  '], env, /^shadowramp: --reason wants some text/m, 2],
     [['set', 'feed', '--', '-1'], env, /^shadowramp: a percentage from 0 to 100 is needed, got -1$/m, 2],
     [['set', 'feed', '-5'], env, /^shadowramp: a percentage from 0 to 100 is needed, got -5$/m, 2],
     [['set', 'feed', '--reason=-5 is what ops asked', '101'], env, /^shadowramp: a percentage from 0 to 100 is needed, got 101$/m, 2],
