@@ -99,6 +99,38 @@ t.test('byte-identical answers are queued without their bodies', async (t) => {
   t.ok(pairs.every((pair) => pair.baseline.bodyBytes === pair.candidate.bodyBytes && pair.baseline.bodyBytes > 0))
 })
 
+t.test('answers that differ in a few places are queued as their differences and read back whole', async (t) => {
+  // A page of 400 items, the candidate's with one price changed.
+  const page = (id: string, side: string): string => JSON.stringify({
+    page: id,
+    items: Array.from({ length: 400 }, (_, index) => ({ id: index, name: `item ${index}`, price: side === 'candidate' && index === 120 ? 9.99 : 10 }))
+  })
+  const served = (side: string): BackendHandler => (request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json' })
+    response.end(page(request.url ?? '', side))
+  }
+  const urls = await backends(t, served('baseline'), served('candidate'))
+  const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url })
+
+  for (let index = 0; index < 10; index++) await send(gateway.gatewayUrl, `/products/${index}`)
+  const pairs = await waitForPairs(redisUrl, namespace, 10)
+  t.equal(pairs.length, 10)
+  for (const pair of pairs) {
+    const path = pair.request.path
+    t.equal(pair.baseline.body?.toString(), page(path, 'baseline'), `${path}: the baseline's body as it served it`)
+    t.equal(pair.candidate.body?.toString(), page(path, 'candidate'), `${path}: the candidate's too`)
+  }
+
+  // What Redis holds: each pair's baseline body whole, the candidate's as
+  // its differences, so well under both bodies.
+  const admin = adminConnection(t, redisUrl)
+  const batches = await admin.keys(`${createKeys(namespace).pairBatch('*')}`)
+  let stored = 0
+  for (const key of batches) stored += await admin.strlen(key)
+  const bodies = pairs.reduce((sum, pair) => sum + pair.baseline.bodyBytes + pair.candidate.bodyBytes, 0)
+  t.ok(stored < bodies * 0.6, `${stored} bytes stored for ${bodies} bytes of bodies`)
+})
+
 t.test('at 10%, 1,000 requests give 100 ± 30 pairs', async (t) => {
   const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
   const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url }, { mirror: { sampleRate: 10, noiseSampleRate: 0 } })
