@@ -17,6 +17,8 @@ export interface BatcherEvents {
   onEnqueued: (routes: string[]) => void
   onDropped: (route: string, reason: DropReason) => void
   onPendingBytes: (bytes: number) => void
+  /** A pair's record left out this many body bytes, a body having gone as its differences. */
+  onBytesSaved?: (route: string, bytes: number) => void
 }
 
 /** After Redis refused a write, pairs are refused this long; then one more batch finds out. */
@@ -107,6 +109,7 @@ export class PairBatcher {
     const span = this.#arena.take(bytes)
     if (span === undefined) { this.#refuseForMemory(pair); return }
     writePair(encoded, span.view)
+    if (encoded.savedBytes > 0) this.#events.onBytesSaved?.(pair.route, encoded.savedBytes)
 
     const batch = this.#open ??= { id: pair.id, records: [], routes: [], bytes: 0, charged: 0 }
     batch.records.push(span.view)

@@ -56,6 +56,8 @@ export interface EncodedPair {
   /** Per body, its delta from the baseline's body when that is stored instead. */
   deltas: Array<BodyDelta | undefined>
   bytes: number
+  /** Body bytes the deltas leave out of the record. */
+  savedBytes: number
 }
 
 export function encodePair (pair: Pair): EncodedPair {
@@ -66,9 +68,14 @@ export function encodePair (pair: Pair): EncodedPair {
   const answers = [undefined, baseline, candidate, baselineRepeat]
   const deltas = bodies.map((body, slot) => slot > baselineSlot ? deltaFromBaseline(baseline, answers[slot]) : undefined)
   let bodyBytes = 0
-  bodies.forEach((body, slot) => { bodyBytes += deltas[slot]?.bytes ?? body?.length ?? 0 })
+  let savedBytes = 0
+  bodies.forEach((body, slot) => {
+    const stored = deltas[slot]?.bytes ?? body?.length ?? 0
+    bodyBytes += stored
+    savedBytes += (body?.length ?? 0) - stored
+  })
 
-  return { meta, metaBytes, bodies, deltas, bytes: headerBytes + metaBytes + bodyBytes }
+  return { meta, metaBytes, bodies, deltas, bytes: headerBytes + metaBytes + bodyBytes, savedBytes }
 }
 
 /**

@@ -22,6 +22,7 @@ export interface ShadowMetrics {
   dropped: Counter<'route' | 'reason'>
   tooLarge: Counter<'route'>
   identical: Counter<'route'>
+  bytesSaved: Counter<'route'>
   shadowDuration: Histogram<'route' | 'backend'>
   shadowErrors: Counter<'route' | 'backend' | 'kind'>
   rateFactor: Gauge<'route'>
@@ -39,6 +40,7 @@ export function createShadowMetrics (registry: Registry): ShadowMetrics {
     dropped: new Counter({ name: 'shadowramp_pairs_dropped_total', help: 'Pairs lost before the queue, by reason.', labelNames: ['route', 'reason'], registers }),
     tooLarge: new Counter({ name: 'shadowramp_pairs_too_large_total', help: 'Pairs with a body over the capture cap, queued without that body.', labelNames: ['route'], registers }),
     identical: new Counter({ name: 'shadowramp_pairs_bodies_identical_total', help: 'Pairs whose status and body bytes were equal, queued without bodies.', labelNames: ['route'], registers }),
+    bytesSaved: new Counter({ name: 'shadowramp_pair_body_bytes_saved_total', help: 'Body bytes queued pairs left out by carrying an answer as its differences from the baseline\'s.', labelNames: ['route'], registers }),
     shadowDuration: new Histogram({ name: 'shadowramp_shadow_duration_seconds', help: 'Time the shadow backend took to answer with its response head.', labelNames: ['route', 'backend'], buckets: latencyBuckets, registers }),
     shadowErrors: new Counter({ name: 'shadowramp_shadow_errors_total', help: 'Shadow requests without an answer, by backend and kind.', labelNames: ['route', 'backend', 'kind'], registers }),
     rateFactor: new Gauge({ name: 'shadowramp_shadow_rate_factor', help: 'Share of the configured sample rate in force (1 = all of it); below 1 while the shadow backend struggles.', labelNames: ['route'], registers }),

@@ -56,7 +56,8 @@ export async function startShadowTraffic (config: Readonly<Config>, options: Sha
   const batcher = new PairBatcher(queue, config.shadow, {
     onEnqueued: (routes) => { for (const route of routes) metrics.enqueued.inc({ route }) },
     onDropped: (route, reason) => metrics.dropped.inc({ route, reason }),
-    onPendingBytes: (bytes) => metrics.pendingBytes.set(bytes)
+    onPendingBytes: (bytes) => metrics.pendingBytes.set(bytes),
+    onBytesSaved: (route, bytes) => metrics.bytesSaved.inc({ route }, bytes)
   }, logger)
   const gateway = `${hostname()}:${process.pid}`
   const onRateChange = (route: string, { factor, reason }: RateChange): void => {

@@ -129,6 +129,10 @@ t.test('answers that differ in a few places are queued as their differences and 
   for (const key of batches) stored += await admin.strlen(key)
   const bodies = pairs.reduce((sum, pair) => sum + pair.baseline.bodyBytes + pair.candidate.bodyBytes, 0)
   t.ok(stored < bodies * 0.6, `${stored} bytes stored for ${bodies} bytes of bodies`)
+
+  const candidateBytes = pairs.reduce((sum, pair) => sum + pair.candidate.bodyBytes, 0)
+  const saved = await metricValue(gateway.adminUrl, /shadowramp_pair_body_bytes_saved_total\{route="products"\} (\d+)/)
+  t.ok(saved > candidateBytes * 0.9 && saved < candidateBytes, `the metric counts ${saved} of the candidate's ${candidateBytes} bytes as saved`)
 })
 
 t.test('at 10%, 1,000 requests give 100 ± 30 pairs', async (t) => {
