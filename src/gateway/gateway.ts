@@ -61,7 +61,7 @@ export function buildGateway (options: GatewayOptions): FastifyInstance {
   const { config, logger } = options
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    logController: new GatewayLogController(options.logRequests !== false, () => options.metrics.clientAborts.inc()),
+    logController: new GatewayLogController(options.logRequests !== false, logger.isLevelEnabled('info'), () => options.metrics.clientAborts.inc()),
     bodyLimit: config.maxRequestBodyBytes,
     genReqId: () => randomUUID(),
     requestIdHeader: false,
@@ -107,9 +107,12 @@ const clientGone = new Set(['UND_ERR_ABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'EC
  */
 class GatewayLogController extends LogController {
   readonly #onClientGone: () => void
+  /** Below info, an access line would be built for nothing on every request. */
+  readonly #infoEnabled: boolean
 
-  constructor (enabled: boolean, onClientGone: () => void) {
+  constructor (enabled: boolean, infoEnabled: boolean, onClientGone: () => void) {
     super({ disableRequestLogging: !enabled })
+    this.#infoEnabled = infoEnabled
     this.#onClientGone = onClientGone
   }
 
@@ -122,7 +125,8 @@ class GatewayLogController extends LogController {
    * without its query string, which may carry a token or a key.
    */
   override requestCompleted (error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
-    if (this.isLogDisabled(request)) return
+    const failed = error !== null && error !== undefined
+    if (this.isLogDisabled(request) || (!failed && !this.#infoEnabled)) return
 
     const queryAt = request.url.indexOf('?')
     const line = {
@@ -133,8 +137,8 @@ class GatewayLogController extends LogController {
       servedBy: reply.getHeader('x-served-by'),
       ms: Math.round(reply.elapsedTime * 100) / 100
     }
-    if (error === null || error === undefined) reply.log.info(line, 'request completed')
-    else reply.log.error({ ...line, err: error }, 'request errored')
+    if (failed) reply.log.error({ ...line, err: error }, 'request errored')
+    else reply.log.info(line, 'request completed')
   }
 
   override streamError (error: Error & { code?: string }, request: FastifyRequest, reply: FastifyReply): void {
