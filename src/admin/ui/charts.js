@@ -122,6 +122,16 @@ function toData (chart, timeseries) {
 
 const axisStyle = { stroke: '#555', grid: { stroke: '#eee' }, ticks: { stroke: '#ddd' } }
 
+/**
+ * A time tick as one short line, 24-hour: "16:19", or "16:19:30" when the
+ * ticks are under a minute apart. uPlot's own labels add the date on a
+ * second line, and on a narrow card they ran into each other.
+ */
+function formatTick (seconds, increment) {
+  const clock = new Date(seconds * 1_000).toLocaleTimeString('en-GB', { hour12: false })
+  return increment < 60 ? clock : clock.slice(0, 5)
+}
+
 function chartOptions (chart, routeName, width, figures) {
   return {
     width,
@@ -133,7 +143,7 @@ function chartOptions (chart, routeName, width, figures) {
       y: { range: (_u, min, max) => [chart.range[0], chart.range[1] ?? Math.max(1, (max ?? 0) * 1.15)] }
     },
     axes: [
-      { ...axisStyle },
+      { ...axisStyle, space: 60, values: (_u, ticks, _axis, _space, increment) => ticks.map((tick) => formatTick(tick, increment)) },
       { ...axisStyle, size: 64, values: (_u, ticks) => ticks.map(chart.axis) }
     ],
     series: [
