@@ -117,7 +117,7 @@ class GatewayLogController extends LogController {
   }
 
   override incomingRequest (request: FastifyRequest): void {
-    request.log.debug({ req: request }, 'incoming request')
+    request.log.debug({ method: request.method, path: withoutQuery(request.url) }, 'incoming request')
   }
 
   /**
@@ -128,11 +128,10 @@ class GatewayLogController extends LogController {
     const failed = error !== null && error !== undefined
     if (this.isLogDisabled(request) || (!failed && !this.#infoEnabled)) return
 
-    const queryAt = request.url.indexOf('?')
     const line = {
       route: request.routeOptions.config.routeName,
       method: request.method,
-      path: queryAt === -1 ? request.url : request.url.slice(0, queryAt),
+      path: withoutQuery(request.url),
       status: reply.statusCode,
       servedBy: reply.getHeader('x-served-by'),
       ms: Math.round(reply.elapsedTime * 100) / 100
@@ -148,6 +147,12 @@ class GatewayLogController extends LogController {
     this.#onClientGone()
     reply.log.debug({ err: error }, 'client went away before the whole body was sent')
   }
+}
+
+/** A URL as logged: without its query string, which may carry a token. */
+function withoutQuery (url: string): string {
+  const queryAt = url.indexOf('?')
+  return queryAt === -1 ? url : url.slice(0, queryAt)
 }
 
 function createLiveHandler (route: LiveRoute, options: GatewayOptions, forceHeader: string | undefined) {

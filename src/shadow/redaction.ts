@@ -6,12 +6,20 @@ export const redacted = '[redacted]'
 /** Never stored in a pair, whatever the configuration says. */
 const alwaysRedacted = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie']
 
+/**
+ * Query parameters never stored with their value: the names credentials
+ * usually travel under in a URL. Configured `redactFields` are added.
+ */
+const alwaysRedactedParameters = ['access_token', 'api_key', 'apikey', 'client_secret', 'password', 'secret', 'signature', 'token']
+
 /** Request headers kept with every pair: they explain how the answer was negotiated. */
 const alwaysCaptured = ['accept', 'accept-encoding', 'accept-language', 'content-type', 'user-agent']
 
 export interface Redactor {
   requestHeaders: (headers: IncomingHttpHeaders | Record<string, string | string[]>) => Record<string, string>
   responseHeaders: (headers: IncomingHttpHeaders) => Record<string, string>
+  /** The raw query string with sensitive parameters' values replaced. */
+  query: (query: string) => string
   /** Replaces configured JSON fields; undefined means the body needs no change. */
   body: (body: Buffer, headers: Record<string, string>) => RedactedBody | undefined
 }
@@ -26,10 +34,12 @@ export function createRedactor (options: { captureHeaders: string[], redactHeade
   const captured = new Set([...alwaysCaptured, ...options.captureHeaders])
   if (options.stickyHeader !== undefined) captured.add(options.stickyHeader)
   const fields = new Set(options.redactFields)
+  const parameters = new Set([...alwaysRedactedParameters, ...options.redactFields.map((field) => field.toLowerCase())])
 
   return {
     requestHeaders: (headers) => copyHeaders(headers, hidden, captured),
     responseHeaders: (headers) => copyHeaders(headers, hidden, undefined),
+    query: (query) => query === '' ? query : redactQuery(query, parameters),
     body: (body, headers) => fields.size === 0 ? undefined : redactJsonFields(body, headers, fields)
   }
 }
@@ -43,6 +53,26 @@ function copyHeaders (headers: IncomingHttpHeaders | Record<string, string | str
   }
 
   return copy
+}
+
+/**
+ * Each `name=value` whose name (decoded, any case) is sensitive keeps its
+ * name and loses its value; everything else stays byte for byte.
+ */
+function redactQuery (query: string, sensitive: ReadonlySet<string>): string {
+  return query.split('&').map((part) => {
+    const equals = part.indexOf('=')
+    const name = equals === -1 ? part : part.slice(0, equals)
+    return sensitive.has(decodeName(name).toLowerCase()) ? `${name}=${redacted}` : part
+  }).join('&')
+}
+
+function decodeName (name: string): string {
+  try {
+    return decodeURIComponent(name.replaceAll('+', ' '))
+  } catch {
+    return name
+  }
 }
 
 /** Decoded bodies larger than this are withheld rather than redacted. */

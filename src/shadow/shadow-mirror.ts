@@ -237,7 +237,7 @@ function prepareShadowRequest (request: UpstreamRequest, config: MirrorConfig, r
 function captureRequest (request: UpstreamRequest, route: ShadowRoute): CapturedRequest {
   const queryAt = request.path.indexOf('?')
   const path = queryAt === -1 ? request.path : request.path.slice(0, queryAt)
-  const query = queryAt === -1 ? '' : request.path.slice(queryAt + 1)
+  const query = route.redactor.query(queryAt === -1 ? '' : request.path.slice(queryAt + 1))
   const captured: CapturedRequest = { method: request.method, path, query, headers: route.redactor.requestHeaders(request.headers) }
   if (request.body === undefined || safeMethods.has(request.method)) return captured
 
