@@ -11,7 +11,9 @@
  * reference at the current offset is copied, and the blocks grow while
  * they keep matching; a block that differs is written out, and the next
  * block is looked up a little before and after where it was expected,
- * which finds the reference again after a value that changed length.
+ * the nearest match winning (in a list of alike items the same bytes
+ * recur every item), which finds the reference again after a value that
+ * changed length.
  * When that fails, a few wider look-ups find it after an insertion or a
  * deletion of a few KB (an item more or less in a list). A changed block
  * is written out whole, so a delta holds up to a block of equal bytes
@@ -124,7 +126,7 @@ export function findDelta (reference: Buffer, body: Buffer): BodyDelta | undefin
     from += length
     if (at + anchorBytes > body.length) continue
 
-    let found = findAnchor(reference, body, at, from - nearBehind, from + nearAhead)
+    let found = findNearest(reference, body, at, from)
     if (found === -1 && wideLookups < maxWideLookups) {
       wideLookups++
       const end = from + wideAhead
@@ -136,7 +138,24 @@ export function findDelta (reference: Buffer, body: Buffer): BodyDelta | undefin
   return builder.finish()
 }
 
-/** Where `body`'s bytes from `at` reappear in `reference` between `start` and `end`, or -1. */
+/**
+ * Where `body`'s bytes from `at` reappear in `reference` nearest to
+ * `expected`, within the near reach, or -1. In JSON of many alike items
+ * the same bytes recur every item: the nearest is the likeliest right.
+ */
+function findNearest (reference: Buffer, body: Buffer, at: number, expected: number): number {
+  // Behind, only as far back as the match ahead is far: a nearer one wins.
+  const ahead = findAnchor(reference, body, at, expected, expected + nearAhead)
+  const reach = ahead === -1 ? nearBehind : Math.min(nearBehind, ahead - expected - 1)
+  const start = Math.max(0, expected - reach)
+  const end = Math.min(reference.length, expected + anchorBytes - 1)
+  if (end - start < anchorBytes) return ahead
+
+  const behind = reference.subarray(start, end).lastIndexOf(body.subarray(at, at + anchorBytes))
+  return behind === -1 ? ahead : start + behind
+}
+
+/** Where `body`'s bytes from `at` first reappear in `reference` between `start` and `end`, or -1. */
 function findAnchor (reference: Buffer, body: Buffer, at: number, start: number, end: number): number {
   start = Math.max(0, start)
   end = Math.min(reference.length, end + anchorBytes)
