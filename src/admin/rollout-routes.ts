@@ -162,7 +162,9 @@ function addActionRoute (app: FastifyInstance, context: ApiContext, action: Acti
   }, async (request) => {
     const route = context.catalog.require(request.params.route)
     const manual = action.toAction(request.body)
-    const who = { actor: request.adminToken?.name ?? 'unknown', reason: request.body.reason }
+    // Blank is no reason: the history then says none was given.
+    const reason = request.body.reason?.trim() === '' ? undefined : request.body.reason
+    const who = { actor: request.adminToken?.name ?? 'unknown', reason }
     const now = context.now()
     let from = 0
     await seedMissingState(context, route)
@@ -172,7 +174,7 @@ function addActionRoute (app: FastifyInstance, context: ApiContext, action: Acti
       return planManualAction(state, route.plan, manual, who, now)
     }, now)
     const to = written?.percentage ?? from
-    const fields = { route: route.name, action: manual.kind, actor: who.actor, from, to }
+    const fields = { route: route.name, action: manual.kind, actor: who.actor, from, to, reason: written?.reason }
     const outcome = written === undefined ? `nothing to change at ${to}%` : `percentage from ${from} to ${to}`
     // A rollback stands out in the logs, whoever made it (the controller's
     // and an alert's are warnings too).

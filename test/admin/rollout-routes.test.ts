@@ -250,4 +250,16 @@ t.test('a rollback by a person is logged as a warning; one that changes nothing 
     [40, 'roll-back on feed by alice: percentage from 5 to 0'],
     [30, 'roll-back on feed by alice: nothing to change at 0%']
   ])
+  t.match(lines().find((line) => line.level === 40), { reason: 'no reason given' }, 'the warning says why')
+})
+
+t.test('a blank reason is no reason: the history says none was given', async (t) => {
+  const admin = await startAdminHarness(t, { routes: [quietRoute('feed', { plan: testPlan, percentage: 5 })] })
+  for (const reason of ['   ', '\u00a0\u2003']) {
+    await admin.call('POST', '/api/routes/feed/pause', { ...operator, body: { reason } })
+    await admin.call('POST', '/api/routes/feed/resume', { ...operator, body: { reason: 'resumed' } })
+  }
+  const history = await admin.call('GET', '/api/routes/feed/history?limit=10', { token: readSecret })
+  const paused = history.body.filter((entry: { action: string }) => entry.action === 'pause')
+  t.same(paused.map((entry: { reason: string }) => entry.reason), ['no reason given', 'no reason given'])
 })
