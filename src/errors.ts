@@ -70,6 +70,8 @@ export const SR_ERR_NO_ROUTE = defineError(
   'SR_ERR_NO_ROUTE', 'no route matches %s', 404)
 export const SR_ERR_BAD_PATH = defineError(
   'SR_ERR_BAD_PATH', 'the request path is not allowed: %s', 400)
+export const SR_ERR_BODY_TOO_LARGE = defineError(
+  'SR_ERR_BODY_TOO_LARGE', 'the request body is larger than the %s bytes allowed (maxRequestBodyBytes)', 413)
 export const SR_ERR_FALLBACK_EMPTY = defineError(
   'SR_ERR_FALLBACK_EMPTY', 'no backend answered and route %s has no fallback content for this request', 503)
 export const SR_ERR_UNKNOWN_ROUTE = defineError(

@@ -4,7 +4,7 @@ import { performance } from 'node:perf_hooks'
 import { Transform, type Readable } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify'
 import type { Config } from '../config/schema.js'
-import { SR_ERR_BAD_PATH, SR_ERR_NO_ROUTE, ShadowrampError } from '../errors.js'
+import { SR_ERR_BAD_PATH, SR_ERR_BODY_TOO_LARGE, SR_ERR_NO_ROUTE, ShadowrampError } from '../errors.js'
 import type { Logger } from '../telemetry/logger.js'
 import { bindRouteMetrics, type GatewayMetrics } from '../telemetry/metrics.js'
 import { chooseBackend, readForcedBackend } from './backend-choice.js'
@@ -70,8 +70,18 @@ export function buildGateway (options: GatewayOptions): FastifyInstance {
     requestTimeout: config.limits.requestTimeoutMs,
     // The server looks for clients past their time once a second (Node's default is every 30 s).
     http: { maxHeaderSize: config.limits.maxHeaderBytes, headersTimeout: config.limits.headersTimeoutMs, connectionsCheckingInterval: 1_000 },
-    clientErrorHandler: createClientErrorHandler(logger, options.metrics.clientErrors)
+    clientErrorHandler: createClientErrorHandler(logger, options.metrics.clientErrors),
+    // A path with an escape that cannot be decoded: Fastify's own answer
+    // would echo the whole URL, query string included.
+    frameworkErrors: (error, request, reply) => {
+      refuse(request, reply, 400, 'bad-url', new SR_ERR_BAD_PATH('it holds a %-escape that does not decode'))
+    }
   })
+  const refuse = (request: FastifyRequest, reply: FastifyReply, status: number, kind: string, error: Error): void => {
+    options.metrics.clientErrors.inc({ kind })
+    request.log.info({ kind, path: withoutQuery(request.url) }, `refused a request: ${error.message}`)
+    void reply.code(status).send(errorBody(error))
+  }
   const routes = config.routes.map(createLiveRoute)
   const forceHeader = config.forceHeader.enabled ? config.forceHeader.name.toLowerCase() : undefined
 
@@ -87,6 +97,10 @@ export function buildGateway (options: GatewayOptions): FastifyInstance {
     void reply.code(404).send(errorBody(new SR_ERR_NO_ROUTE(request.url.split('?')[0] ?? '')))
   })
   app.setErrorHandler((error: Error & { statusCode?: number, code?: string }, request, reply) => {
+    if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      refuse(request, reply, 413, 'body-too-large', new SR_ERR_BODY_TOO_LARGE(config.maxRequestBodyBytes))
+      return
+    }
     const status = error.statusCode ?? 500
     if (status >= 500) request.log.error({ err: error }, 'live request failed')
     void reply.code(status).send(errorBody(error))

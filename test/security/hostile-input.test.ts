@@ -50,14 +50,29 @@ t.test('an oversized request head gets 431 and a log line, and reaches no backen
   t.equal(await metric(gateway.adminUrl, /shadowramp_client_errors_total\{kind="header-too-large"\} (\d+)/), 1)
 })
 
-t.test('an oversized body gets 413 and reaches no backend', async (t) => {
-  const { gateway, backend } = await guardedGateway(t)
+t.test('an oversized body gets 413, is counted, and reaches no backend', async (t) => {
+  const { gateway, backend, lines } = await guardedGateway(t)
   const response = await request(`${gateway.gatewayUrl}/api/upload`, { method: 'POST', body: Buffer.alloc(100 * 1024, 'x'), headers: { 'content-type': 'application/json' } })
   const body = await response.body.json() as { code: string }
 
   t.equal(response.statusCode, 413)
-  t.equal(body.code, 'FST_ERR_CTP_BODY_TOO_LARGE')
+  t.same(body, { code: 'SR_ERR_BODY_TOO_LARGE', error: 'the request body is larger than the 65536 bytes allowed (maxRequestBodyBytes)' })
   t.equal(backend.requests.length, 0)
+  t.ok(lines().some((line) => line.kind === 'body-too-large' && line.level === 30))
+  t.equal(await metric(gateway.adminUrl, /shadowramp_client_errors_total\{kind="body-too-large"\} (\d+)/), 1)
+})
+
+t.test('a path whose %-escape does not decode gets 400 without the URL echoed, and is counted', async (t) => {
+  const { gateway, backend, lines } = await guardedGateway(t)
+  const response = await request(`${gateway.gatewayUrl}/api/%ZZ?token=s3cret`)
+  const text = await response.body.text()
+
+  t.equal(response.statusCode, 400)
+  t.same(JSON.parse(text), { code: 'SR_ERR_BAD_PATH', error: 'the request path is not allowed: it holds a %-escape that does not decode' })
+  t.notMatch(text, 's3cret', 'the answer does not repeat the query')
+  t.notMatch(JSON.stringify(lines()), 's3cret', 'nor does the log')
+  t.equal(backend.requests.length, 0)
+  t.equal(await metric(gateway.adminUrl, /shadowramp_client_errors_total\{kind="bad-url"\} (\d+)/), 1)
 })
 
 t.test('request smuggling: a body framed by both Content-Length and Transfer-Encoding is refused', async (t) => {
