@@ -115,7 +115,7 @@ export function describeExample (pair: Pair, verdict: Verdict, rules: CompiledRu
 function describeAnswer (response: CapturedResponse, rules: CompiledRules): Record<string, unknown> {
   const answer: Record<string, unknown> = { status: response.status, headers: response.headers, latencyMs: Math.round(response.latencyMs * 10) / 10 }
   if (response.failure !== undefined) return { ...answer, failure: response.failure }
-  if (response.body === undefined) return { ...answer, body: null, bodyBytes: response.bodyBytes }
+  if (response.body === undefined) return { ...answer, body: null, bodyBytes: response.bodyBytes, notKept: whyNotKept(response) }
 
   const decoded = decodeContent(toSample(response), 'baseline', rules)
   if (decoded.ok && !isUtf8(decoded.value)) {
@@ -126,6 +126,13 @@ function describeAnswer (response: CapturedResponse, rules: CompiledRules): Reco
   }
   const text = decoded.ok ? decoded.value.toString('utf8') : `(${decoded.reason.message})`
   return { ...answer, body: text.slice(0, exampleBodyChars), truncated: text.length > exampleBodyChars }
+}
+
+/** Why an answer's body is not in its pair, as the example says it. */
+function whyNotKept (response: CapturedResponse): string | undefined {
+  if (response.tooLarge === true) return 'larger than shadow.maxBodyBytes'
+  if (response.withheld === true) return 'withheld: it could not be read as JSON to redact its fields'
+  return response.bodyBytes === 0 ? 'empty' : undefined
 }
 
 function trimDifference (difference: Difference): Record<string, unknown> {

@@ -51,3 +51,11 @@ t.test('an example body is cut at 64 KiB of text and says so', async (t) => {
   t.equal(example.baseline.truncated, true)
   t.equal(example.candidate.truncated, false)
 })
+
+t.test('an example says why a body is not in it', async (t) => {
+  const tooLarge: CapturedResponse = { status: 404, headers: {}, bodyBytes: 60_000, tooLarge: true, latencyMs: 3 }
+  const withheld: CapturedResponse = { status: 200, headers: {}, bodyBytes: 300, withheld: true, latencyMs: 3 }
+  const example = exampleOf(tooLarge, withheld)
+  t.match(example.baseline, { body: null, bodyBytes: 60_000, notKept: 'larger than shadow.maxBodyBytes' })
+  t.match(example.candidate, { body: null, bodyBytes: 300, notKept: /^withheld/ })
+})

@@ -124,7 +124,10 @@ function renderAnswer (side, answer, live) {
 function renderBody (pre, answer) {
   const hint = (text) => h('p', { class: 'hint', text })
   if (answer?.failure !== undefined) return { note: hint(`no answer: ${answer.failure}`), elements: new Map() }
-  if (typeof answer?.body !== 'string') return { note: hint(`body not kept (${answer?.bodyBytes ?? 0} bytes)`), elements: new Map() }
+  if (typeof answer?.body !== 'string') {
+    const why = answer?.notKept === undefined ? '' : `: ${answer.notKept}`
+    return { note: hint(`body not kept (${answer?.bodyBytes ?? 0} bytes)${why}`), elements: new Map() }
+  }
 
   const cut = answer.truncated ? hint('body cut short at 64 KiB when the example was kept') : null
   if (answer.bodyEncoding === 'base64') {
