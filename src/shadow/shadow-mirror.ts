@@ -111,6 +111,10 @@ export class ShadowMirror implements Mirror {
       this.#options.logger[level]({ route: route.name, factor, reason }, `shadow rate of ${route.name} at ${Math.round(factor * 1000) / 10}% of its sample rate: ${reason}`)
     }
     this.#options.metrics.rateFactor.set({ route: route.name }, 1)
+    // Every mirrored route's counters exist from the start, at 0, so a
+    // dashboard shows "none yet" rather than "no data".
+    const { captured, enqueued, identical, tooLarge, bytesSaved } = this.#options.metrics
+    for (const counter of [captured, enqueued, identical, tooLarge, bytesSaved]) counter.inc({ route: route.name }, 0)
 
     return {
       name: route.name,

@@ -135,6 +135,15 @@ t.test('answers that differ in a few places are queued as their differences and 
   t.ok(saved > candidateBytes * 0.9 && saved < candidateBytes, `the metric counts ${saved} of the candidate's ${candidateBytes} bytes as saved`)
 })
 
+t.test('a mirrored route\'s counters exist at 0 before its first pair', async (t) => {
+  const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
+  const { gateway } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url })
+  const text = await (await request(`${gateway.adminUrl}/metrics`)).body.text()
+  for (const name of ['pairs_captured_total', 'pairs_enqueued_total', 'pairs_bodies_identical_total', 'pairs_too_large_total', 'pair_body_bytes_saved_total']) {
+    t.match(text, new RegExp(`^shadowramp_${name}\\{route="products"\\} 0$`, 'm'), name)
+  }
+})
+
 t.test('at 10%, 1,000 requests give 100 ± 30 pairs', async (t) => {
   const urls = await backends(t, answerAs('baseline'), answerAs('candidate'))
   const { gateway, namespace, redisUrl } = await mirroredGateway(t, { baseline: urls.baseline.url, candidate: urls.candidate.url }, { mirror: { sampleRate: 10, noiseSampleRate: 0 } })
