@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { Transform, type Readable } from 'node:stream'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type HTTPMethods } from 'fastify'
+import type { Counter } from 'prom-client'
 import type { Config } from '../config/schema.js'
 import { SR_ERR_BAD_PATH, SR_ERR_BODY_TOO_LARGE, SR_ERR_NO_ROUTE, ShadowrampError } from '../errors.js'
 import type { Logger } from '../telemetry/logger.js'
@@ -73,15 +74,10 @@ export function buildGateway (options: GatewayOptions): FastifyInstance {
     clientErrorHandler: createClientErrorHandler(logger, options.metrics.clientErrors),
     // A path with an escape that cannot be decoded: Fastify's own answer
     // would echo the whole URL, query string included.
-    frameworkErrors: (error, request, reply) => {
-      refuse(request, reply, 400, 'bad-url', new SR_ERR_BAD_PATH('it holds a %-escape that does not decode'))
+    frameworkErrors: (_error, request, reply) => {
+      refuse(request, reply, options.metrics.clientErrors, 'bad-url', new SR_ERR_BAD_PATH('it holds a %-escape that does not decode'))
     }
   })
-  const refuse = (request: FastifyRequest, reply: FastifyReply, status: number, kind: string, error: Error): void => {
-    options.metrics.clientErrors.inc({ kind })
-    request.log.info({ kind, path: withoutQuery(request.url) }, `refused a request: ${error.message}`)
-    void reply.code(status).send(errorBody(error))
-  }
   const routes = config.routes.map(createLiveRoute)
   const forceHeader = config.forceHeader.enabled ? config.forceHeader.name.toLowerCase() : undefined
 
@@ -94,11 +90,11 @@ export function buildGateway (options: GatewayOptions): FastifyInstance {
   }
 
   app.setNotFoundHandler((request, reply) => {
-    void reply.code(404).send(errorBody(new SR_ERR_NO_ROUTE(request.url.split('?')[0] ?? '')))
+    void reply.code(404).send(errorBody(new SR_ERR_NO_ROUTE(withoutQuery(request.url))))
   })
   app.setErrorHandler((error: Error & { statusCode?: number, code?: string }, request, reply) => {
     if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      refuse(request, reply, 413, 'body-too-large', new SR_ERR_BODY_TOO_LARGE(config.maxRequestBodyBytes))
+      refuse(request, reply, options.metrics.clientErrors, 'body-too-large', new SR_ERR_BODY_TOO_LARGE(config.maxRequestBodyBytes))
       return
     }
     const status = error.statusCode ?? 500
@@ -161,6 +157,17 @@ class GatewayLogController extends LogController {
     this.#onClientGone()
     reply.log.debug({ err: error }, 'client went away before the whole body was sent')
   }
+}
+
+/**
+ * A request the gateway turns down before any backend: answered with its
+ * own code, logged at info and counted by kind, as the HTTP parser's
+ * refusals are (client-errors.ts).
+ */
+function refuse (request: FastifyRequest, reply: FastifyReply, refused: Counter<'kind'>, kind: string, error: ShadowrampError): void {
+  refused.inc({ kind })
+  request.log.info({ kind, path: withoutQuery(request.url) }, `refused a request: ${error.message}`)
+  void reply.code(error.statusCode).send(errorBody(error))
 }
 
 /** A URL as logged: without its query string, which may carry a token. */
