@@ -53,7 +53,6 @@ export async function printReport (config: Readonly<Config>, redisUrl: string, o
   }
 }
 
-/** "one route, api" or "routes products, orders": what a file has, for a name it lacks. */
 /** The latest pairs found before a report's window: their route, and the start of their bucket. */
 interface EarlierPairs {
   route: string

@@ -288,16 +288,16 @@ export const configSchema = z.strictObject({
 
 export type Config = z.infer<typeof configSchema>
 export type RouteConfig = z.infer<typeof routeSchema>
+export type BackendConfig = z.infer<typeof backendSchema>
+export type FallbackConfig = z.infer<typeof fallbackSchema>
+export type MirrorConfig = z.infer<typeof mirrorSchema>
+export type ShadowConfig = z.infer<typeof configSchema>['shadow']
 
 /** The configured routes' names, for a message about a name that is not among them. */
 export function nameRoutes (routes: ReadonlyArray<{ name: string }>): string {
   const names = routes.map((route) => route.name)
   return names.length === 1 ? `one route, ${names[0]}` : `routes ${names.join(', ')}`
 }
-export type BackendConfig = z.infer<typeof backendSchema>
-export type FallbackConfig = z.infer<typeof fallbackSchema>
-export type MirrorConfig = z.infer<typeof mirrorSchema>
-export type ShadowConfig = z.infer<typeof configSchema>['shadow']
 
 function isHttpUrl (value: string): boolean {
   if (!URL.canParse(value)) return false

@@ -28,7 +28,7 @@ export interface Actor {
 }
 
 /** The reason recorded when a person gave none. */
-export const noReasonGiven = 'no reason given'
+const noReasonGiven = 'no reason given'
 
 /** How often a change is tried again when someone else wrote in between. */
 const maxAttempts = 5

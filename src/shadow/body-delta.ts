@@ -13,12 +13,11 @@
  * block is looked up a little before and after where it was expected,
  * the nearest match winning (in a list of alike items the same bytes
  * recur every item), which finds the reference again after a value that
- * changed length.
- * When that fails, a few wider look-ups find it after an insertion or a
- * deletion of a few KB (an item more or less in a list). A changed block
- * is written out whole, so a delta holds up to a block of equal bytes
- * around each change. Bodies that share little (a compressed body, a
- * different document) give up early and are stored whole.
+ * changed length. When that fails, a few wider look-ups find it after an
+ * insertion or a deletion of a few KB (an item more or less in a list). A
+ * changed block is written out whole, so a delta holds up to a block of
+ * equal bytes around each change. Bodies that share little (a compressed
+ * body, a different document) give up early and are stored whole.
  *
  * The stored form starts with the body's length as a 32-bit word, then
  * its operations, each starting with a 32-bit word: with the top bit set,

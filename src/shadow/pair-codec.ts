@@ -91,8 +91,8 @@ function deltaFromBaseline (baseline: CapturedResponse, answer: CapturedResponse
 }
 
 function isCompressed (answer: CapturedResponse): boolean {
-  const encoding = answer.headers['content-encoding']
-  return encoding !== undefined && encoding !== 'identity'
+  const encoding = answer.headers['content-encoding']?.trim().toLowerCase()
+  return encoding !== undefined && encoding !== '' && encoding !== 'identity'
 }
 
 /**
