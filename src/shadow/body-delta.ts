@@ -1,3 +1,5 @@
+import { copyInto } from './copy-into.js'
+
 /**
  * A body stored as its differences from another: the candidate's answer
  * usually repeats the baseline's almost byte for byte, so a differing pair
@@ -211,7 +213,7 @@ export function writeDelta (delta: BodyDelta, body: Buffer, target: Buffer, at: 
       at += copyBytes
     } else {
       target.writeUInt32BE(length, at)
-      at += literalHeaderBytes + body.copy(target, at + literalHeaderBytes, start, start + length)
+      at += literalHeaderBytes + copyInto(body.subarray(start, start + length), target, at + literalHeaderBytes)
     }
   }
   return at

@@ -33,7 +33,13 @@ export class PairArena {
   #used = 0
 
   constructor (capacityBytes: number) {
-    this.#memory = Buffer.alloc(capacityBytes)
+    // Shared memory, so that a thread can read the records too (see record-deltas.ts).
+    this.#memory = Buffer.from(new SharedArrayBuffer(capacityBytes))
+  }
+
+  /** The memory every span is a view of. */
+  get shared (): SharedArrayBuffer {
+    return this.#memory.buffer as SharedArrayBuffer
   }
 
   get used (): number {

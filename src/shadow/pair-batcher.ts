@@ -1,8 +1,10 @@
 import type { Logger } from '../telemetry/logger.js'
 import type { ShadowConfig } from '../config/schema.js'
 import { joinAdjacent, PairArena } from './pair-arena.js'
+import { DeltaThread } from './delta-thread.js'
 import { batchHeader, encodePair, writePair } from './pair-codec.js'
 import type { Pair } from './pair.js'
+import { shrinkRecord, type DeltaAnswer } from './record-deltas.js'
 import type { QueueState } from './pair-queue.js'
 import type { DropReason, QueueRefusal } from './shadow-metrics.js'
 import { calmMs, TroubleNotice } from './trouble-notice.js'
@@ -35,10 +37,14 @@ interface Batch {
   id: string
   /** Where each pair's record was written, in the arena. */
   records: Buffer[]
+  /** Per record, the bodies that may go as deltas (see record-deltas.ts). */
+  deltaSlots: number[]
   routes: string[]
   bytes: number
   /** What its records were charged in the arena. */
   charged: number
+  /** The deltas the thread is finding for its records, from the moment it is sealed. */
+  deltas?: Promise<DeltaAnswer | undefined>
 }
 
 /**
@@ -74,6 +80,7 @@ export class PairBatcher {
   readonly #refusals: TroubleNotice
   #idle: Array<() => void> = []
   #warnedOversized = false
+  readonly #deltaThread: DeltaThread
 
   /** `now`: the clock the refusal windows are timed by; tests pass their own. */
   constructor (writer: BatchWriter, config: ShadowConfig, events: BatcherEvents, logger: Logger, now: () => number = Date.now) {
@@ -84,6 +91,7 @@ export class PairBatcher {
     this.#now = now
     this.#refusals = new TroubleNotice(now)
     this.#arena = new PairArena(config.maxPendingBytes)
+    this.#deltaThread = new DeltaThread(this.#arena.shared, logger)
   }
 
   get pendingBytes (): number {
@@ -109,10 +117,10 @@ export class PairBatcher {
     const span = this.#arena.take(bytes)
     if (span === undefined) { this.#refuseForMemory(pair); return }
     writePair(encoded, span.view)
-    if (encoded.savedBytes > 0) this.#events.onBytesSaved?.(pair.route, encoded.savedBytes)
 
-    const batch = this.#open ??= { id: pair.id, records: [], routes: [], bytes: 0, charged: 0 }
+    const batch = this.#open ??= { id: pair.id, records: [], deltaSlots: [], routes: [], bytes: 0, charged: 0 }
     batch.records.push(span.view)
+    batch.deltaSlots.push(encoded.deltaSlots)
     batch.routes.push(pair.route)
     batch.bytes += bytes
     batch.charged += span.charged
@@ -137,9 +145,18 @@ export class PairBatcher {
     this.#timer = undefined
     if (this.#open === undefined) return
 
-    this.#sealed.push(this.#open)
+    const batch = this.#open
     this.#open = undefined
+    if (batch.deltaSlots.some((slots) => slots !== 0)) {
+      batch.deltas = this.#deltaThread.find(batch.records.flatMap((record, index) => [record.byteOffset, batch.deltaSlots[index] as number]))
+    }
+    this.#sealed.push(batch)
     void this.#writeNext()
+  }
+
+  /** Stops the thread that finds deltas; after drain, when the batcher is no longer used. */
+  async close (): Promise<void> {
+    await this.#deltaThread.close()
   }
 
   async #writeNext (): Promise<void> {
@@ -150,7 +167,8 @@ export class PairBatcher {
     this.#writing = true
     const { routes } = batch
     try {
-      await this.#writer.write(batch.id, [batchHeader(routes.length), ...joinAdjacent(batch.records)], routes.length)
+      const records = this.#withDeltas(batch, await batch.deltas)
+      await this.#writer.write(batch.id, [batchHeader(routes.length), ...joinAdjacent(records)], routes.length)
       this.#events.onEnqueued(routes)
       this.#refusedUntil = 0
       if (this.#refusals.absent()) {
@@ -174,6 +192,17 @@ export class PairBatcher {
     // A backlog after a stall is written one batch per turn of the event
     // loop, so live requests are served in between.
     setImmediate(() => { void this.#writeNext() })
+  }
+
+  /** The batch's records as they are sent: with the deltas found in place of their bodies, when found. */
+  #withDeltas (batch: Batch, answer: DeltaAnswer | undefined): Buffer[] {
+    if (answer === undefined) return batch.records
+
+    return batch.records.flatMap((record, index) => {
+      const { parts, saved } = shrinkRecord(record, answer, index)
+      if (saved > 0) this.#events.onBytesSaved?.(batch.routes[index] as string, saved)
+      return parts
+    })
   }
 
   /**

@@ -1,4 +1,6 @@
-import { applyDelta, DeltaDecodeError, findDelta, writeDelta, type BodyDelta } from './body-delta.js'
+import { applyDelta, DeltaDecodeError, minDeltaBodyBytes } from './body-delta.js'
+import { copyInto } from './copy-into.js'
+import { findBatchDeltas, shrinkRecord } from './record-deltas.js'
 import type { CapturedRequest, CapturedResponse, Pair } from './pair.js'
 
 /**
@@ -12,12 +14,13 @@ import type { CapturedRequest, CapturedResponse, Pair } from './pair.js'
  * as its delta from it (see body-delta.ts), which the top bit of its
  * length marks; "SRB4" batches, written before deltas, read the same way.
  *
- * The gateway writes each record straight into its arena (see
- * pair-arena.ts), where a batch's records lie next to each other: a batch
- * then reaches Redis as the header and one or two views of the arena,
- * streamed as the one value of a SET. The gateway copies no body into a
- * batch buffer of its own, and Redis keeps the value as it read it: a list
- * element would be copied once more into the list's own node.
+ * The gateway writes each record, bodies whole, straight into its arena
+ * (see pair-arena.ts), where a batch's records lie next to each other; a
+ * thread finds the deltas (see record-deltas.ts). A batch then reaches
+ * Redis as the header, views of the arena and the deltas, streamed as the
+ * one value of a SET. The gateway copies no body into a batch buffer of
+ * its own, and Redis keeps the value as it read it: a list element would
+ * be copied once more into the list's own node.
  */
 
 const magic = 'SRB5'
@@ -27,7 +30,7 @@ const bodySlots = 4
 const headerBytes = 4 * (1 + bodySlots)
 const absent = 0xffff_ffff
 /** In a body's length: the body is stored as its delta from the baseline's. */
-const deltaFlag = 0x8000_0000
+export const deltaFlag = 0x8000_0000
 const baselineSlot = 1
 /** The mark and the number of pairs. */
 const batchHeaderBytes = 8
@@ -53,11 +56,12 @@ export interface EncodedPair {
   meta: string
   metaBytes: number
   bodies: Bodies
-  /** Per body, its delta from the baseline's body when that is stored instead. */
-  deltas: Array<BodyDelta | undefined>
   bytes: number
-  /** Body bytes the deltas leave out of the record. */
-  savedBytes: number
+  /**
+   * The bodies that may go as their delta from the baseline's, a bit per
+   * slot (see record-deltas.ts); 0 when none may.
+   */
+  deltaSlots: number
 }
 
 export function encodePair (pair: Pair): EncodedPair {
@@ -65,29 +69,23 @@ export function encodePair (pair: Pair): EncodedPair {
   const meta = JSON.stringify(describePair(pair))
   const metaBytes = Buffer.byteLength(meta)
   const bodies = [request.body, baseline.body, candidate.body, baselineRepeat?.body]
-  const answers = [undefined, baseline, candidate, baselineRepeat]
-  const deltas = bodies.map((body, slot) => slot > baselineSlot ? deltaFromBaseline(baseline, answers[slot]) : undefined)
   let bodyBytes = 0
-  let savedBytes = 0
-  bodies.forEach((body, slot) => {
-    const stored = deltas[slot]?.bytes ?? body?.length ?? 0
-    bodyBytes += stored
-    savedBytes += (body?.length ?? 0) - stored
-  })
+  for (const body of bodies) bodyBytes += body?.length ?? 0
+  const deltaSlots = mayBeDelta(baseline, candidate, 2) | mayBeDelta(baseline, baselineRepeat, 3)
 
-  return { meta, metaBytes, bodies, deltas, bytes: headerBytes + metaBytes + bodyBytes, savedBytes }
+  return { meta, metaBytes, bodies, bytes: headerBytes + metaBytes + bodyBytes, deltaSlots }
 }
 
 /**
- * An answer's body as its delta from the baseline's, when that is worth
- * it. Compressed bodies are not tried: after their first difference they
- * share nothing, and looking would only cost time.
+ * The slot's bit when its answer's body is worth a look for a delta from
+ * the baseline's. Compressed bodies are not: after their first difference
+ * they share nothing, and looking would only cost time.
  */
-function deltaFromBaseline (baseline: CapturedResponse, answer: CapturedResponse | undefined): BodyDelta | undefined {
-  if (baseline.body === undefined || answer?.body === undefined) return undefined
-  if (isCompressed(baseline) || isCompressed(answer)) return undefined
+function mayBeDelta (baseline: CapturedResponse, answer: CapturedResponse | undefined, slot: number): number {
+  if (baseline.body === undefined || answer?.body === undefined) return 0
+  if (baseline.body.length < minDeltaBodyBytes || answer.body.length < minDeltaBodyBytes) return 0
 
-  return findDelta(baseline.body, answer.body)
+  return isCompressed(baseline) || isCompressed(answer) ? 0 : 1 << slot
 }
 
 function isCompressed (answer: CapturedResponse): boolean {
@@ -135,24 +133,38 @@ function describeResponse (response: CapturedResponse): Described<Omit<CapturedR
   }
 }
 
-/** Writes the record at the start of `target`, which holds at least `encoded.bytes`. */
+/** Writes the record, bodies whole, at the start of `target`, which holds at least `encoded.bytes`. */
 export function writePair (encoded: EncodedPair, target: Buffer): void {
-  const { bodies, deltas } = encoded
   target.writeUInt32BE(encoded.metaBytes, 0)
   let at = headerBytes + target.write(encoded.meta, headerBytes, 'utf8')
-  bodies.forEach((body, slot) => {
-    const lengthAt = 4 * (1 + slot)
-    const delta = deltas[slot]
-    if (body === undefined) {
-      target.writeUInt32BE(absent, lengthAt)
-    } else if (delta === undefined) {
-      target.writeUInt32BE(body.length, lengthAt)
-      at += body.copy(target, at)
-    } else {
-      target.writeUInt32BE((deltaFlag | delta.bytes) >>> 0, lengthAt)
-      at = writeDelta(delta, body, target, at)
-    }
+  encoded.bodies.forEach((body, slot) => {
+    target.writeUInt32BE(body === undefined ? absent : body.length, 4 * (1 + slot))
+    if (body !== undefined) at += copyInto(body, target, at)
   })
+}
+
+/** Where a record written by writePair keeps its bodies. */
+export interface RecordLayout {
+  /** Per slot: where its body starts in the record's buffer, its length, and a view of it (undefined: absent). */
+  starts: number[]
+  lengths: number[]
+  bodies: Array<Buffer | undefined>
+}
+
+/** The layout of the whole-bodied record at `memory[start]`. */
+export function readRecordLayout (memory: Buffer, start: number): RecordLayout {
+  const starts: number[] = []
+  const lengths: number[] = []
+  const bodies: Array<Buffer | undefined> = []
+  let at = start + headerBytes + memory.readUInt32BE(start)
+  for (let slot = 0; slot < bodySlots; slot++) {
+    const length = memory.readUInt32BE(start + 4 * (1 + slot))
+    starts.push(at)
+    lengths.push(length === absent ? 0 : length)
+    bodies.push(length === absent ? undefined : memory.subarray(at, at + length))
+    if (length !== absent) at += length
+  }
+  return { starts, lengths, bodies }
 }
 
 /** What a batch of `pairs` records starts with. */
@@ -163,16 +175,27 @@ export function batchHeader (pairs: number): Buffer {
   return header
 }
 
-/** A whole batch as its header and its records in one new buffer, for callers that hold pairs rather than an arena (tools, tests). */
+/**
+ * A whole batch as its header and its records, differing bodies as their
+ * deltas, for callers that hold pairs rather than an arena (tools, tests).
+ * It finds the deltas here, as the gateway's thread does.
+ */
 export function encodeBatchParts (pairs: readonly Pair[]): Buffer[] {
   const encoded = pairs.map(encodePair)
   const records = Buffer.allocUnsafe(encoded.reduce((sum, pair) => sum + pair.bytes, 0))
+  const places: number[] = []
   let at = 0
   for (const pair of encoded) {
     writePair(pair, records.subarray(at))
+    places.push(at, pair.deltaSlots)
     at += pair.bytes
   }
-  return [batchHeader(pairs.length), records]
+  const answer = findBatchDeltas(records, { id: 0, records: places })
+  const parts = encoded.flatMap((pair, index) => {
+    const start = places[2 * index] as number
+    return shrinkRecord(records.subarray(start, start + pair.bytes), answer, index).parts
+  })
+  return [batchHeader(pairs.length), Buffer.concat(parts)]
 }
 
 /** The pairs of a batch given as parts, which joined are the batch (one part: the value read from Redis). */

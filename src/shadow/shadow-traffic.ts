@@ -77,6 +77,7 @@ export async function startShadowTraffic (config: Readonly<Config>, options: Sha
     close: async () => {
       pressure.close()
       await batcher.drain(drainMs)
+      await batcher.close()
       // A gateway that stops without saying so (killed) fades from the
       // report after an hour (route-report.ts); this one says so, unless
       // Redis is away, which would hold shutdown for the command timeout.

@@ -149,9 +149,9 @@ t.test('a candidate body that differs from the baseline\'s in a few places trave
   t.ok(decoded[0]?.candidate.body?.equals(candidateFeed), 'the candidate body byte for byte')
   t.ok(decoded[0]?.baseline.body?.equals(baselineFeed), 'the baseline body byte for byte')
 
-  const encoded = encodePair(differing)
-  const whole = baselineBodyAt(encoded) + baselineFeed.length + candidateFeed.length
-  t.ok(encoded.bytes < whole - candidateFeed.length * 0.9, `${encoded.bytes} bytes, not ${whole}`)
+  const stored = encodeBatchParts([differing])[1]?.length as number
+  const whole = encodePair(differing).bytes
+  t.ok(stored < whole - candidateFeed.length * 0.9, `${stored} bytes, not ${whole}`)
 })
 
 t.test('a compressed body is not looked at for a delta: it goes whole', async (t) => {
@@ -183,19 +183,33 @@ t.test('a baseline repeat body that differs from the baseline\'s in a few places
   t.ok(decoded[0]?.baselineRepeat?.body?.equals(repeatFeed), 'the repeat body byte for byte')
   t.equal(decoded[0]?.candidate.body, undefined, 'the candidate that failed still has no body')
 
-  const encoded = encodePair(repeated)
-  const whole = baselineBodyAt(encoded) + baselineFeed.length + repeatFeed.length
-  t.ok(encoded.bytes < whole - repeatFeed.length * 0.9, `${encoded.bytes} bytes, not ${whole}`)
+  const stored = encodeBatchParts([repeated])[1]?.length as number
+  const whole = encodePair(repeated).bytes
+  t.ok(stored < whole - repeatFeed.length * 0.9, `${stored} bytes, not ${whole}`)
 })
 
-t.test('a record with a delta takes exactly the bytes it says', async (t) => {
+t.test('a record is written with its bodies whole, in exactly the bytes it says', async (t) => {
   const differing: Pair = { ...pair, baseline: answerWith(baselineFeed), candidate: answerWith(candidateFeed) }
   const encoded = encodePair(differing)
+  t.equal(encoded.deltaSlots, 1 << 2, 'the candidate body may go as a delta')
   const target = Buffer.alloc(encoded.bytes + 4, 0xee)
   writePair(encoded, target.subarray(2))
 
   t.same([target[0], target[1], target.at(-2), target.at(-1)], [0xee, 0xee, 0xee, 0xee], 'nothing written outside the record')
+  t.equal(target.readUInt32BE(2 + 12), candidateFeed.length, 'the candidate body whole')
   t.same(decodeBatchParts([batchHeader(1), target.subarray(2, -2)]), [differing])
+})
+
+t.test('which bodies may go as deltas: only answers after the baseline\'s, of 2 KB or more, uncompressed, with a baseline body', async (t) => {
+  const big = answerWith(candidateFeed)
+  const cases: Array<[string, Pair, number]> = [
+    ['candidate and repeat', { ...pair, baseline: answerWith(baselineFeed), candidate: big, baselineRepeat: big }, (1 << 2) | (1 << 3)],
+    ['no baseline body', { ...pair, baseline: answerWith(undefined), candidate: big }, 0],
+    ['a small candidate', { ...pair, baseline: answerWith(baselineFeed), candidate: answerWith(Buffer.from('{}')) }, 0],
+    ['a small baseline', { ...pair, baseline: answerWith(Buffer.from('{}')), candidate: big }, 0],
+    ['a compressed baseline', { ...pair, baseline: { ...answerWith(baselineFeed), headers: { 'content-encoding': ' GZIP ' } }, candidate: big }, 0]
+  ]
+  for (const [name, described, slots] of cases) t.equal(encodePair(described).deltaSlots, slots, name)
 })
 
 t.test('a body marked as a delta in a pair without a baseline body is refused, naming the pair', async (t) => {
