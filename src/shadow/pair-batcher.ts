@@ -1,7 +1,7 @@
 import type { Logger } from '../telemetry/logger.js'
 import type { ShadowConfig } from '../config/schema.js'
 import { joinAdjacent, PairArena } from './pair-arena.js'
-import { DeltaThread } from './delta-thread.js'
+import { BatchThread, type ThreadSettings } from './batch-thread.js'
 import { batchHeader, encodePair, writePair } from './pair-codec.js'
 import type { Pair } from './pair.js'
 import { shrinkRecord, type DeltaAnswer } from './record-deltas.js'
@@ -80,10 +80,15 @@ export class PairBatcher {
   readonly #refusals: TroubleNotice
   #idle: Array<() => void> = []
   #warnedOversized = false
-  readonly #deltaThread: DeltaThread
+  readonly #thread: BatchThread
 
-  /** `now`: the clock the refusal windows are timed by; tests pass their own. */
-  constructor (writer: BatchWriter, config: ShadowConfig, events: BatcherEvents, logger: Logger, now: () => number = Date.now) {
+  /**
+   * `now`: the clock the refusal windows are timed by; tests pass their
+   * own. `writeTo`: the Redis the batch thread sends batches to on its own
+   * connection; without it, the thread only finds deltas and the event
+   * loop sends every batch through `writer`.
+   */
+  constructor (writer: BatchWriter, config: ShadowConfig, events: BatcherEvents, logger: Logger, now: () => number = Date.now, writeTo?: ThreadSettings['writeTo']) {
     this.#writer = writer
     this.#config = config
     this.#events = events
@@ -91,7 +96,7 @@ export class PairBatcher {
     this.#now = now
     this.#refusals = new TroubleNotice(now)
     this.#arena = new PairArena(config.maxPendingBytes)
-    this.#deltaThread = new DeltaThread(this.#arena.shared, logger)
+    this.#thread = new BatchThread({ arena: this.#arena.shared, ...(writeTo === undefined ? {} : { writeTo }) }, logger)
   }
 
   get pendingBytes (): number {
@@ -147,16 +152,21 @@ export class PairBatcher {
 
     const batch = this.#open
     this.#open = undefined
-    if (batch.deltaSlots.some((slots) => slots !== 0)) {
-      batch.deltas = this.#deltaThread.find(batch.records.flatMap((record, index) => [record.byteOffset, batch.deltaSlots[index] as number]))
+    if (!this.#thread.writes && batch.deltaSlots.some((slots) => slots !== 0)) {
+      batch.deltas = this.#thread.find(batch.records.flatMap((record, index) => [record.byteOffset, batch.deltaSlots[index] as number]))
     }
     this.#sealed.push(batch)
     void this.#writeNext()
   }
 
-  /** Stops the thread that finds deltas; after drain, when the batcher is no longer used. */
+  /** Starts the batch thread, waiting until it is up (see BatchThread.start); pairs may be added before. */
+  async start (): Promise<void> {
+    await this.#thread.start()
+  }
+
+  /** Stops the batch thread; after drain, when the batcher is no longer used. */
   async close (): Promise<void> {
-    await this.#deltaThread.close()
+    await this.#thread.close()
   }
 
   async #writeNext (): Promise<void> {
@@ -167,8 +177,7 @@ export class PairBatcher {
     this.#writing = true
     const { routes } = batch
     try {
-      const records = this.#withDeltas(batch, await batch.deltas)
-      await this.#writer.write(batch.id, [batchHeader(routes.length), ...joinAdjacent(records)], routes.length)
+      await this.#send(batch)
       this.#events.onEnqueued(routes)
       this.#refusedUntil = 0
       if (this.#refusals.absent()) {
@@ -192,6 +201,25 @@ export class PairBatcher {
     // A backlog after a stall is written one batch per turn of the event
     // loop, so live requests are served in between.
     setImmediate(() => { void this.#writeNext() })
+  }
+
+  /**
+   * Sends a batch: from the batch thread when it can (it finds the deltas
+   * and writes, off the event loop), else from here, with the deltas the
+   * thread found, if it found them.
+   */
+  async #send (batch: Batch): Promise<void> {
+    const { routes, records } = batch
+    if (batch.deltas === undefined && this.#thread.writes) {
+      const places = records.map((record, index) => ({ offset: record.byteOffset, bytes: record.length, slots: batch.deltaSlots[index] as number }))
+      const written = await this.#thread.write(batch.id, places)
+      if (written !== undefined) {
+        written.saved.forEach((saved, index) => { if (saved > 0) this.#events.onBytesSaved?.(routes[index] as string, saved) })
+        return
+      }
+    }
+    const parts = this.#withDeltas(batch, await batch.deltas)
+    await this.#writer.write(batch.id, [batchHeader(routes.length), ...joinAdjacent(parts)], routes.length)
   }
 
   /** The batch's records as they are sent: with the deltas found in place of their bodies, when found. */

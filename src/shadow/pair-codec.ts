@@ -28,6 +28,8 @@ const magic = 'SRB5'
 const readableMarks = new Set([magic, 'SRB4'])
 const bodySlots = 4
 const headerBytes = 4 * (1 + bodySlots)
+/** A record's lengths: its description's, then its bodies'. */
+export const recordHeaderBytes = headerBytes
 const absent = 0xffff_ffff
 /** In a body's length: the body is stored as its delta from the baseline's. */
 export const deltaFlag = 0x8000_0000

@@ -32,6 +32,9 @@ export interface PairQueueOptions {
   now?: () => number
 }
 
+/** A command for pairs that Redis has not answered by then fails (see PairQueueOptions). */
+export const pairCommandTimeoutMs = 10_000
+
 /** How often the queue's depth is read: the limit is enforced on this reading. */
 const depthPollMs = 1_000
 
@@ -68,7 +71,7 @@ export class PairQueue {
     this.#config = options.config
     this.#logger = options.logger
     this.#onDepth = options.onDepth ?? (() => {})
-    this.#commandTimeoutMs = options.commandTimeoutMs ?? 10_000
+    this.#commandTimeoutMs = options.commandTimeoutMs ?? pairCommandTimeoutMs
     this.#fullness = new TroubleNotice(options.now)
   }
 
@@ -111,32 +114,11 @@ export class PairQueue {
     const queue = this.#queue
     if (redis === undefined || queue === undefined) throw new Error('the pair queue is not started')
 
-    const batchKey = this.#keys.pairBatch(batchId)
-    const bytes = parts.reduce((sum, part) => sum + part.length, 0)
-    // One SET with its expiry, the parts streamed uncopied (setParts): the
-    // batch is stored before the job that points at it is added.
-    try {
-      await setParts(redis, batchKey, parts, this.#config.retentionMs)
-      await queue.add('pairs', { batchKey, pairs, bytes }, {
-        jobId: batchId,
-        removeOnComplete: true,
-        removeOnFail: { age: Math.round(this.#config.retentionMs / 1_000) },
-        attempts: 5,
-        backoff: { type: 'exponential', delay: 1_000 }
-      })
-    } catch (error) {
-      // The batch counts as dropped, so its key goes. Timed out, the SET
-      // or the add may still run once Redis wakes; the delete queues behind
-      // them on the same connection, so no batch waits for retentionMs with
-      // no job pointing at it, and a job added late finds its batch gone
-      // (the worker counts that batch as missing) rather than being judged.
-      redis.unlink(batchKey).catch(() => {})
-      throw error
-    }
+    await writeBatch({ redis, queue, keys: this.#keys, retentionMs: this.#config.retentionMs }, batchId, parts, pairs)
   }
 
   #createQueue (redis: RedisClient): Queue<PairBatchJob> {
-    const queue = new Queue<PairBatchJob>(this.#keys.pairQueue, { connection: redis, prefix: this.#keys.queuePrefix })
+    const queue = createPairQueue(redis, this.#keys)
     queue.on('error', () => this.#markReachable(false))
 
     return queue
@@ -192,5 +174,49 @@ export class PairQueue {
     this.#reachable = reachable
     if (reachable) this.#logger.info('pair queue reachable again')
     else this.#logger.warn('pair queue unreachable: mirroring stands aside, and pairs under way are dropped and counted, until Redis answers')
+  }
+}
+
+/** The BullMQ queue of pairs, on a connection of the caller's. */
+export function createPairQueue (redis: RedisClient, keys: Keys): Queue<PairBatchJob> {
+  return new Queue<PairBatchJob>(keys.pairQueue, { connection: redis, prefix: keys.queuePrefix })
+}
+
+/** Where batches are written: a connection, the queue on it, and how long a batch is kept. */
+export interface BatchTarget {
+  redis: RedisClient
+  queue: Queue<PairBatchJob>
+  keys: Keys
+  retentionMs: number
+}
+
+/**
+ * Writes one batch: the batch under its own key, then the job that points
+ * at it. The gateway's queue does this, and so does the thread that sends
+ * batches off the event loop (see delta-worker.ts).
+ */
+export async function writeBatch (target: BatchTarget, batchId: string, parts: Buffer[], pairs: number): Promise<void> {
+  const { redis, queue, keys, retentionMs } = target
+  const batchKey = keys.pairBatch(batchId)
+  const bytes = parts.reduce((sum, part) => sum + part.length, 0)
+  // One SET with its expiry, the parts streamed uncopied (setParts): the
+  // batch is stored before the job that points at it is added.
+  try {
+    await setParts(redis, batchKey, parts, retentionMs)
+    await queue.add('pairs', { batchKey, pairs, bytes }, {
+      jobId: batchId,
+      removeOnComplete: true,
+      removeOnFail: { age: Math.round(retentionMs / 1_000) },
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 1_000 }
+    })
+  } catch (error) {
+    // The batch counts as dropped, so its key goes. Timed out, the SET
+    // or the add may still run once Redis wakes; the delete queues behind
+    // them on the same connection, so no batch waits for retentionMs with
+    // no job pointing at it, and a job added late finds its batch gone
+    // (the worker counts that batch as missing) rather than being judged.
+    redis.unlink(batchKey).catch(() => {})
+    throw error
   }
 }

@@ -1,5 +1,5 @@
 import { findDelta, writeDelta } from './body-delta.js'
-import { deltaFlag, readRecordLayout } from './pair-codec.js'
+import { deltaFlag, readRecordLayout, recordHeaderBytes } from './pair-codec.js'
 
 /**
  * Differing answers travel as their differences from the baseline's body
@@ -71,16 +71,18 @@ export interface ShrunkRecord {
 
 /**
  * The parts a record is sent as, with the deltas found for it in place of
- * its bodies: runs of the record's own bytes in the arena and the deltas.
- * Marks each such body's length in the record as a delta's; `record` is
- * the whole record's view of the arena, `index` its place in the batch.
+ * its bodies: a copy of its lengths, each such body's marked as a delta's,
+ * then runs of the record's own bytes in the arena and the deltas. The
+ * arena is only read: `record` is the whole record's view of it, `index`
+ * its place in the batch.
  */
 export function shrinkRecord (record: Buffer, answer: DeltaAnswer, index: number): ShrunkRecord {
   const layout = readRecordLayout(record, 0)
   const deltas = Buffer.from(answer.deltas.buffer, answer.deltas.byteOffset, answer.deltas.length)
-  const parts: Buffer[] = []
+  const lengths = Buffer.from(record.subarray(0, recordHeaderBytes))
+  const parts: Buffer[] = [lengths]
   let saved = 0
-  let copiedTo = 0
+  let copiedTo = recordHeaderBytes
   slotsAfterBaseline.forEach((slot, order) => {
     const place = 2 * (index * slotsAfterBaseline.length + order)
     const start = answer.places[place] as number
@@ -90,10 +92,11 @@ export function shrinkRecord (record: Buffer, answer: DeltaAnswer, index: number
     if (start < 0 || layout.bodies[slot] === undefined) return
 
     parts.push(record.subarray(copiedTo, bodyAt), deltas.subarray(start, start + length))
-    record.writeUInt32BE((deltaFlag | length) >>> 0, lengthAt(slot))
+    lengths.writeUInt32BE((deltaFlag | length) >>> 0, lengthAt(slot))
     copiedTo = bodyAt + bodyLength
     saved += bodyLength - length
   })
+  if (saved === 0) return { parts: [record], saved }
   if (copiedTo < record.length) parts.push(record.subarray(copiedTo))
 
   return { parts, saved }

@@ -5,7 +5,7 @@ import type { Keys } from '../store/keys.js'
 import type { Logger } from '../telemetry/logger.js'
 import { LoopPressure } from './loop-pressure.js'
 import { PairBatcher } from './pair-batcher.js'
-import { PairQueue } from './pair-queue.js'
+import { pairCommandTimeoutMs, PairQueue } from './pair-queue.js'
 import { createShadowMetrics } from './shadow-metrics.js'
 import { ShadowMirror, type PairSink } from './shadow-mirror.js'
 import type { RateChange } from './mirror-policy.js'
@@ -58,7 +58,12 @@ export async function startShadowTraffic (config: Readonly<Config>, options: Sha
     onDropped: (route, reason) => metrics.dropped.inc({ route, reason }),
     onPendingBytes: (bytes) => metrics.pendingBytes.set(bytes),
     onBytesSaved: (route, bytes) => metrics.bytesSaved.inc({ route }, bytes)
-  }, logger)
+  }, logger, Date.now, {
+    redisUrl: options.redisUrl,
+    namespace: options.keys.namespace,
+    retentionMs: config.shadow.retentionMs,
+    commandTimeoutMs: pairCommandTimeoutMs
+  })
   const gateway = `${hostname()}:${process.pid}`
   const onRateChange = (route: string, { factor, reason }: RateChange): void => {
     const redis = queue.redis
@@ -69,7 +74,7 @@ export async function startShadowTraffic (config: Readonly<Config>, options: Sha
   const sink = options.createSink?.(batcher) ?? batcher
   const pressure = new LoopPressure(config.shadow.maxLoopBusy)
   const mirror = new ShadowMirror({ routes: config.routes, maxBodyBytes: config.shadow.maxBodyBytes, sink, metrics, logger, onRateChange, pressure })
-  await queue.start(options.redisUrl)
+  await Promise.all([queue.start(options.redisUrl), batcher.start()])
 
   return {
     mirror,

@@ -236,3 +236,51 @@ t.test('a pair larger than the whole pending bound is dropped for that reason, s
   t.equal(warnings.length, 1, 'said once')
   t.match(warnings[0]?.msg, /larger than shadow\.maxPendingBytes .*raise shadow\.maxPendingBytes/)
 })
+
+t.test('with the batch thread sending, the event loop writes no batch, and bodies survive the arena going round', async (t) => {
+  const redisUrl = await testRedisUrl()
+  const namespace = uniqueNamespace('batcher-thread')
+  t.teardown(async () => await dropNamespace(redisUrl, namespace))
+  const shadow = configSchema.shape.shadow.parse({ maxPendingBytes: 256 * 1024, batchPairs: 4, batchMs: 1 })
+  const { logger } = memoryLogger()
+  const refused: string[] = []
+  // Every batch must go through the thread: this writer fails any it is given.
+  const eventLoopWriter = {
+    state: () => 'accepting' as const,
+    write: async (batchId: string) => { refused.push(batchId); throw new Error('written from the event loop') }
+  }
+  const dropped: string[] = []
+  let saved = 0
+  const events = {
+    onEnqueued: () => {},
+    onDropped: (_route: string, reason: string) => { dropped.push(reason) },
+    onPendingBytes: () => {},
+    onBytesSaved: (_route: string, bytes: number) => { saved += bytes }
+  }
+  const writeTo = { redisUrl, namespace, retentionMs: 60_000, commandTimeoutMs: 5_000 }
+  const batcher = new PairBatcher(eventLoopWriter, shadow, events, logger, Date.now, writeTo)
+  t.teardown(async () => await batcher.close())
+  await batcher.start()
+
+  const sent = new Map<string, Pair>()
+  for (let index = 0; index < 120; index++) {
+    const baseline = Buffer.from(JSON.stringify({ index, items: Array.from({ length: 120 }, (_, item) => ({ item, name: `item ${item}` })) }))
+    const candidate = Buffer.from(baseline.toString().replace('"item 60"', `"item sixty, pair ${index}"`))
+    const pair = makePair('feed', answer(baseline), answer(candidate))
+    sent.set(pair.id, pair)
+    batcher.add(pair)
+    await new Promise((resolve) => setImmediate(resolve))
+    const giveUpAt = Date.now() + 2_000
+    while (batcher.pendingBytes > shadow.maxPendingBytes / 2 && Date.now() < giveUpAt) await new Promise((resolve) => setTimeout(resolve, 1))
+  }
+  await batcher.drain(10_000)
+
+  const queued = await readQueuedPairs(redisUrl, namespace)
+  t.same(refused, [], 'no batch was written from the event loop')
+  t.equal(queued.length + dropped.length, 120, 'every pair was queued or counted as dropped')
+  t.ok(queued.length > 60, `${queued.length} pairs queued`)
+  t.ok(queued.every((pair) => sent.get(pair.id)?.candidate.body?.equals(pair.candidate.body ?? Buffer.alloc(0)) === true &&
+    sent.get(pair.id)?.baseline.body?.equals(pair.baseline.body ?? Buffer.alloc(0)) === true), 'every queued pair has its bodies byte for byte')
+  const candidateBytes = queued.reduce((sum, pair) => sum + pair.candidate.bodyBytes, 0)
+  t.ok(saved > candidateBytes * 0.7, `the candidates went as deltas: ${saved} of ${candidateBytes} bytes left out`)
+})

@@ -2,4 +2,4 @@
 import { parentPort } from 'node:worker_threads'
 
 parentPort?.on('message', () => process.exit(3))
-parentPort?.postMessage('ready')
+parentPort?.postMessage({ kind: 'ready', writes: false })
