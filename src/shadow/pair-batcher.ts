@@ -50,11 +50,13 @@ interface Batch {
 /**
  * Gathers pairs into batches and writes one batch at a time. The live path
  * only appends a pair: no await, no Redis round trip, no throw. Its record
- * is written into the arena (see pair-arena.ts) at once, and a batch goes
- * to Redis as the arena's views of its records, without another copy.
- * While Redis is slow the batches wait in memory up to a bound; past it,
- * and while Redis is away or the queue is full, pairs are dropped and
- * counted by reason.
+ * is written into the arena (see pair-arena.ts) at once, bodies whole, and
+ * a batch goes to Redis as the arena's views of its records, without
+ * another copy: sent by the batch thread (see batch-thread.ts), which
+ * finds the differing answers' deltas first, or from the event loop while
+ * that thread is not up. While Redis is slow the batches wait in memory up
+ * to a bound; past it, and while Redis is away or the queue is full, pairs
+ * are dropped and counted by reason.
  */
 export class PairBatcher {
   readonly #writer: BatchWriter

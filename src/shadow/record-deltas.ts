@@ -5,18 +5,19 @@ import { deltaFlag, readRecordLayout, recordHeaderBytes } from './pair-codec.js'
  * Differing answers travel as their differences from the baseline's body
  * (see body-delta.ts). Finding them took about 12 µs of the event loop's
  * 250 per differing request in a profile under load, the largest single
- * cost of queueing a pair, so it is done off the event loop. The gateway writes each record with whole bodies into the arena,
- * which is shared memory; a thread reads a sealed batch's records there,
- * finds the deltas, and hands them back in one buffer of its own; the
- * gateway then sends each record with the delta in place of the body.
+ * cost of queueing a pair, so it is done off the event loop. The gateway
+ * writes each record with whole bodies into the arena, which is shared
+ * memory; the batch thread (see batch-worker.ts) reads a sealed batch's
+ * records there, finds the deltas into one buffer of its own, and sends
+ * each record with the delta in place of the body.
  *
  * The thread only reads the arena. Whatever becomes of it (late, gone),
- * the records it was given are still whole and are sent as they are.
+ * the records it was given are still whole and can be sent as they are.
  */
 
 /** The bodies that may go as a delta: the candidate's and the baseline repeat's. */
-export const candidateSlot = 2
-export const repeatSlot = 3
+const candidateSlot = 2
+const repeatSlot = 3
 const slotsAfterBaseline = [candidateSlot, repeatSlot] as const
 
 /** A batch for the thread: its records' places in the arena and, per record, the slots it may shrink (bit per slot). */
