@@ -42,7 +42,7 @@ export type ThreadMessage = ({ kind: 'find' } & DeltaRequest) | ({ kind: 'write'
 type ThreadAnswer =
   | { kind: 'ready', writes: boolean }
   | { kind: 'found', answer: DeltaAnswer }
-  | { kind: 'written', id: number, saved?: number[], error?: { name: string, message: string } }
+  | { kind: 'written', id: number, saved?: number[], error?: { name: string, message: string, unreachable: boolean } }
 
 /** A batch the thread sent: the body bytes its deltas left out, per record. */
 export interface Written {
@@ -54,6 +54,14 @@ interface Waiting {
   timer: NodeJS.Timeout
   /** How long it may take once the thread has loaded. */
   withinMs: number
+}
+
+/** A batch the thread could not send because its own connection to Redis was down. */
+export class ThreadConnectionError extends Error {
+  constructor (message: string) {
+    super(message)
+    this.name = 'ThreadConnectionError'
+  }
 }
 
 /** The worker's entry beside this file: .js once built, .ts when run from source. */
@@ -119,7 +127,8 @@ export class BatchThread {
 
   /**
    * Sends a batch from the thread. Rejects with the thread's error (named
-   * as it was: a ReplyError is Redis's answer) when the write failed or
+   * as it was: a ReplyError is Redis's answer; a ThreadConnectionError when
+   * its connection was down) when the write failed or
    * took longer than two commands' timeouts and a little more; undefined
    * when the thread is gone, so the caller sends it.
    */
@@ -130,6 +139,7 @@ export class BatchThread {
     // late, it is given up like a write Redis did not answer.
     if (answer === undefined && this.#failed) return undefined
     if (answer === undefined) throw new Error(`the batch thread did not send batch ${batchId} within ${withinMs} ms`)
+    if (answer.error?.unreachable === true) throw new ThreadConnectionError(answer.error.message)
     if (answer.error !== undefined) throw Object.assign(new Error(answer.error.message), { name: answer.error.name })
 
     return { saved: answer.saved ?? [] }

@@ -66,7 +66,9 @@ async function answerWrite (request: WriteRequest): Promise<void> {
     parentPort?.postMessage({ kind: 'written', id, saved })
   } catch (error) {
     const { name, message } = error instanceof Error ? error : new Error(String(error))
-    parentPort?.postMessage({ kind: 'written', id, error: { name, message } })
+    // Its own connection down says more than the error: the gateway's may be up again already.
+    const unreachable = target !== undefined && target.redis.status !== 'ready'
+    parentPort?.postMessage({ kind: 'written', id, error: { name, message, unreachable } })
   }
 }
 

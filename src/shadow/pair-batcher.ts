@@ -1,7 +1,7 @@
 import type { Logger } from '../telemetry/logger.js'
 import type { ShadowConfig } from '../config/schema.js'
 import { joinAdjacent, PairArena } from './pair-arena.js'
-import { BatchThread, type ThreadSettings } from './batch-thread.js'
+import { BatchThread, ThreadConnectionError, type ThreadSettings } from './batch-thread.js'
 import { batchHeader, encodePair, writePair } from './pair-codec.js'
 import type { Pair } from './pair.js'
 import { shrinkRecord, type DeltaAnswer } from './record-deltas.js'
@@ -274,7 +274,7 @@ export class PairBatcher {
    * to be dropped.
    */
   #failureReason (error: unknown): DropReason {
-    if (this.#writer.state() !== 'accepting') return 'redis-unreachable'
+    if (this.#writer.state() !== 'accepting' || error instanceof ThreadConnectionError) return 'redis-unreachable'
     if ((error as Error)?.name !== 'ReplyError') return 'redis-slow'
 
     if (this.#refusals.present()) {

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net'
 import t from 'tap'
 import { BatchThread, type RecordPlace } from '../../src/shadow/batch-thread.js'
 import { PairArena } from '../../src/shadow/pair-arena.js'
@@ -112,6 +113,17 @@ t.test('a batch Redis refuses from the thread rejects with Redis\'s own error, a
   t.equal(finder.writes, false, 'no Redis: the event loop sends its batches')
 })
 
+t.test('a batch the thread cannot send for its own connection being down is told apart from a slow Redis', async (t) => {
+  const arena = new PairArena(1024 * 1024)
+  const { logger } = memoryLogger()
+  const thread = new BatchThread({ arena: arena.shared, writeTo: writeTo(`redis://127.0.0.1:${await closedPort()}`, uniqueNamespace('batch-thread-down')) }, logger)
+  t.teardown(async () => await thread.close())
+  t.equal(await thread.start(), true, 'up, though its Redis does not answer')
+  const { writePlaces } = writeRecords(arena, pairs)
+
+  await t.rejects(thread.write('batch-down', writePlaces), { name: 'ThreadConnectionError' })
+})
+
 t.test('a thread that cannot start: batches go whole, said once', async (t) => {
   const arena = new PairArena(64 * 1024)
   const { logger, lines } = memoryLogger()
@@ -152,6 +164,15 @@ t.test('a thread that does not answer in time: the batch goes whole, and closing
   await thread.close()
   t.equal(await waiting, undefined, 'a batch waiting when the thread closes goes whole')
 })
+
+/** A port on 127.0.0.1 that nothing listens on: connections to it are refused. */
+async function closedPort (): Promise<number> {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  return port
+}
 
 /** The test workers' extension: .ts from source. */
 function extension (): string {

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
 import { configSchema } from '../../src/config/schema.js'
 import { PairBatcher } from '../../src/shadow/pair-batcher.js'
@@ -283,4 +284,24 @@ t.test('with the batch thread sending, the event loop writes no batch, and bodie
     sent.get(pair.id)?.baseline.body?.equals(pair.baseline.body ?? Buffer.alloc(0)) === true), 'every queued pair has its bodies byte for byte')
   const candidateBytes = queued.reduce((sum, pair) => sum + pair.candidate.bodyBytes, 0)
   t.ok(saved > candidateBytes * 0.7, `the candidates went as deltas: ${saved} of ${candidateBytes} bytes left out`)
+})
+
+t.test('pairs the batch thread could not send, its own connection down, are dropped as redis-unreachable even while the gateway\'s connection is up', async (t) => {
+  const server = createServer()
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const { port } = server.address() as AddressInfo
+  await new Promise((resolve) => server.close(resolve))
+  const shadow = configSchema.shape.shadow.parse({ batchMs: 1 })
+  const { logger } = memoryLogger()
+  const dropped: string[] = []
+  const events = { onEnqueued: () => {}, onDropped: (_route: string, reason: string) => { dropped.push(reason) }, onPendingBytes: () => {} }
+  const upWriter = { state: () => 'accepting' as const, write: async () => { throw new Error('written from the event loop') } }
+  const writeTo = { redisUrl: `redis://127.0.0.1:${port}`, namespace: uniqueNamespace('batcher-thread-down'), retentionMs: 60_000, commandTimeoutMs: 2_000 }
+  const batcher = new PairBatcher(upWriter, shadow, events, logger, Date.now, writeTo)
+  t.teardown(async () => await batcher.close())
+  await batcher.start()
+
+  batcher.add(makePair('feed', answer(bodyOf(1, 'baseline', 3_000)), answer(bodyOf(1, 'candidate', 3_000))))
+  await batcher.drain(5_000)
+  t.same(dropped, ['redis-unreachable'])
 })
