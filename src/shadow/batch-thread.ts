@@ -116,7 +116,6 @@ export class BatchThread {
 
   /** Whether batches are best handed to `write` now: the thread is up and has its own connection. */
   get writes (): boolean {
-    this.#start()
     return this.#online && this.#writes && !this.#failed
   }
 

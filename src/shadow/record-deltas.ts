@@ -1,4 +1,4 @@
-import { findDelta, writeDelta } from './body-delta.js'
+import { findDelta, writeDelta, type BodyDelta } from './body-delta.js'
 import { deltaFlag, readRecordLayout, recordHeaderBytes } from './pair-codec.js'
 
 /**
@@ -37,7 +37,7 @@ export interface DeltaAnswer {
 
 /** Finds the deltas of a batch's records, as the thread does: it reads `arena` and writes nothing there. */
 export function findBatchDeltas (arena: Buffer, request: DeltaRequest): DeltaAnswer {
-  const found: Array<{ delta: NonNullable<ReturnType<typeof findDelta>>, body: Buffer } | undefined> = []
+  const found: Array<{ delta: BodyDelta, body: Buffer } | undefined> = []
   let total = 0
   for (let index = 0; index < request.records.length; index += 2) {
     const layout = readRecordLayout(arena, request.records[index] as number)
@@ -78,6 +78,9 @@ export interface ShrunkRecord {
  * its place in the batch.
  */
 export function shrinkRecord (record: Buffer, answer: DeltaAnswer, index: number): ShrunkRecord {
+  const placeOf = (order: number): number => 2 * (index * slotsAfterBaseline.length + order)
+  if (slotsAfterBaseline.every((_, order) => (answer.places[placeOf(order)] as number) < 0)) return { parts: [record], saved: 0 }
+
   const layout = readRecordLayout(record, 0)
   const deltas = Buffer.from(answer.deltas.buffer, answer.deltas.byteOffset, answer.deltas.length)
   const lengths = Buffer.from(record.subarray(0, recordHeaderBytes))
@@ -85,7 +88,7 @@ export function shrinkRecord (record: Buffer, answer: DeltaAnswer, index: number
   let saved = 0
   let copiedTo = recordHeaderBytes
   slotsAfterBaseline.forEach((slot, order) => {
-    const place = 2 * (index * slotsAfterBaseline.length + order)
+    const place = placeOf(order)
     const start = answer.places[place] as number
     const length = answer.places[place + 1] as number
     const bodyAt = layout.starts[slot] as number
@@ -97,7 +100,6 @@ export function shrinkRecord (record: Buffer, answer: DeltaAnswer, index: number
     copiedTo = bodyAt + bodyLength
     saved += bodyLength - length
   })
-  if (saved === 0) return { parts: [record], saved }
   if (copiedTo < record.length) parts.push(record.subarray(copiedTo))
 
   return { parts, saved }
